@@ -1,0 +1,165 @@
+"""The desired-state model: what the YAML files declare, typed and validated.
+
+Produced by `reconciler.config` (the only module that knows YAML); consumed by the planner.
+All datetimes are aware UTC; durations are `timedelta` with their ISO 8601 text kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Access(StrEnum):
+    """Graph's `accessId`: membership or ownership of the group."""
+
+    MEMBER = "member"
+    OWNER = "owner"
+
+
+class Kind(StrEnum):
+    """Eligible (eligibilitySchedules) or active (assignmentSchedules)."""
+
+    ELIGIBLE = "eligible"
+    ACTIVE = "active"
+
+
+class LifetimeType(StrEnum):
+    PERMANENT = "permanent"
+    UNTIL = "until"
+    DURATION = "duration"
+
+
+class PrincipalType(StrEnum):
+    USER = "user"
+    GROUP = "group"
+    SERVICE_PRINCIPAL = "servicePrincipal"
+    ID = "id"  # an object id of any type
+
+
+class Mode(StrEnum):
+    AUTHORITATIVE = "authoritative"  # undeclared admin-made assignments are removed
+    ADDITIVE = "additive"  # never remove; only add / update what is declared
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRef:
+    """How a file names a principal: a UPN (user), an object id, or an explicit typed name."""
+
+    type: PrincipalType
+    value: str
+
+    def __str__(self) -> str:
+        if self.type in (PrincipalType.USER, PrincipalType.ID):
+            return self.value
+        return f"{self.type}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """Exactly one of permanent, a fixed `until` (UTC), or a rolling `duration`."""
+
+    type: LifetimeType
+    until: datetime | None = None
+    duration: timedelta | None = None
+    duration_text: str | None = None  # the ISO 8601 text as written, e.g. "P180D"
+
+    @classmethod
+    def permanent(cls) -> Lifetime:
+        return cls(LifetimeType.PERMANENT)
+
+    @classmethod
+    def fixed(cls, until: datetime) -> Lifetime:
+        return cls(LifetimeType.UNTIL, until=until)
+
+    @classmethod
+    def rolling(cls, duration: timedelta, text: str) -> Lifetime:
+        return cls(LifetimeType.DURATION, duration=duration, duration_text=text)
+
+    def describe(self) -> str:
+        if self.type is LifetimeType.PERMANENT:
+            return "permanent"
+        if self.type is LifetimeType.UNTIL:
+            assert self.until is not None
+            return f"until {self.until.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return f"rolling {self.duration_text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    system: str | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredAssignment:
+    """One declared (access, kind, principal) with its lifetime and write-time metadata."""
+
+    access: Access
+    kind: Kind
+    principal: PrincipalRef
+    lifetime: Lifetime
+    location: Location
+    start: datetime | None = None  # optional future start (UTC)
+    justification: str | None = None
+    ticket: Ticket | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredGroup:
+    """One group file. `managed` lists the (access, kind) sections the file states; sections
+    left out are not managed (neither drift nor removed)."""
+
+    group: str  # display name or object id, as written
+    mode: Mode
+    managed: frozenset[tuple[Access, Kind]]
+    assignments: tuple[DesiredAssignment, ...]
+    location: Location
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    max_removals: int = 10
+    max_removal_fraction: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    renew_before: timedelta = timedelta(days=14)
+    renew_before_text: str = "P14D"
+    justification: str | None = None
+    eligible: Lifetime | None = None
+    active: Lifetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """`pim-reconciler.yaml`; every field has a default so the file is optional."""
+
+    tenant: str | None = None
+    protected: tuple[PrincipalRef, ...] = ()
+    safety: Safety = field(default_factory=Safety)
+    defaults: Defaults = field(default_factory=Defaults)
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """Everything under one desired-state directory. `digest` is a SHA-256 over the files'
+    relative paths and bytes: it binds a saved plan to the files it was made from."""
+
+    root: str
+    settings: Settings
+    groups: tuple[DesiredGroup, ...]
+    digest: str

@@ -1,0 +1,226 @@
+"""The plan: changes (values with a JSON-ready form), problems and information.
+
+A `Plan` sorts its changes once, on construction, so every renderer and `apply` see the same
+order: creates and renewals, then updates, then removals; within each by group, access, kind,
+principal. Its `checksum` covers the changes only; `live_fingerprint` and `desired_digest` bind
+it to the live state and files it was made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from reconciler.durations import format_instant, parse_instant
+from reconciler.model import Access, Kind, PrincipalType
+from reconciler.problems import Code, Problem, Severity
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    RENEW = "renew"
+    UPDATE = "update"
+    REMOVE = "remove"
+
+
+class GraphAction(StrEnum):
+    """`scheduleRequestActions` wire values (graph-pim-reference.md section 2.2)."""
+
+    ADMIN_ASSIGN = "adminAssign"
+    ADMIN_UPDATE = "adminUpdate"
+    ADMIN_REMOVE = "adminRemove"
+    ADMIN_EXTEND = "adminExtend"
+    ADMIN_RENEW = "adminRenew"
+
+
+_ORDER = {Action.CREATE: 0, Action.RENEW: 0, Action.UPDATE: 1, Action.REMOVE: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One schedule request to send.
+
+    Lifetime after the change: `permanent` True means no expiration; otherwise `duration`
+    (ISO 8601, sent as `afterDuration`, for rolling entries) or `end` (UTC, `afterDateTime`).
+    `end` is always the expected end (for rolling entries: plan time + duration).
+    `old_*` describe the live schedule being changed (None for creates).
+    `not_before` set means the change is deferred by PIM's five-minute rule until then.
+    """
+
+    action: Action
+    graph_action: GraphAction
+    group_id: str
+    group: str
+    access: Access
+    kind: Kind
+    principal_id: str
+    principal: str
+    principal_type: PrincipalType
+    reason: str
+    permanent: bool = False
+    end: datetime | None = None
+    duration: str | None = None
+    start: datetime | None = None
+    schedule_id: str | None = None
+    old_start: datetime | None = None
+    old_end: datetime | None = None
+    old_permanent: bool = False
+    justification: str | None = None
+    ticket_system: str | None = None
+    ticket_number: str | None = None
+    not_before: datetime | None = None
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def deferred(self) -> bool:
+        return self.not_before is not None
+
+    @property
+    def identity(self) -> tuple[str, str, str, str]:
+        return (self.group_id, str(self.access), str(self.kind), self.principal_id)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return (_ORDER[self.action], self.group.lower(), self.group_id, self.access, self.kind,
+                self.principal.lower(), self.principal_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                value = format_instant(value)
+            elif isinstance(value, StrEnum):
+                value = str(value)
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        kwargs = dict(data)
+        for key in ("end", "start", "old_start", "old_end", "not_before"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = parse_instant(kwargs[key])
+        kwargs["action"] = Action(kwargs["action"])
+        kwargs["graph_action"] = GraphAction(kwargs["graph_action"])
+        kwargs["access"] = Access(kwargs["access"])
+        kwargs["kind"] = Kind(kwargs["kind"])
+        kwargs["principal_type"] = PrincipalType(kwargs["principal_type"])
+        return cls(**kwargs)
+
+    def undeferred(self) -> Change:
+        return replace(self, not_before=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """Something a reviewer should know that is not a change: an activation in progress, an
+    inherited row, a deferred renewal length, a policy tightened under an in-sync entry."""
+
+    code: str
+    message: str
+    group: str | None = None
+    principal: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "group": self.group,
+                "principal": self.principal}
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    problems: tuple[Problem, ...]
+    info: tuple[Info, ...]
+    generated_at: datetime
+    valid_until: datetime | None
+    live_fingerprint: str
+    desired_digest: str
+    removal_counts: dict[str, int] = field(default_factory=dict)  # group id -> managed count
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(sorted(self.changes, key=Change.sort_key)))
+        object.__setattr__(
+            self, "problems",
+            tuple(sorted(self.problems, key=lambda p: (p.severity != Severity.ERROR,
+                                                        p.file or "", p.line or 0, p.code,
+                                                        p.group or "", p.principal or ""))),
+        )
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+    @property
+    def safety_errors(self) -> tuple[Problem, ...]:
+        """Errors an operator may override with `--allow-removals N`."""
+        return tuple(p for p in self.errors
+                     if p.code in (Code.TOO_MANY_REMOVALS, Code.EMPTY_DESIRED_SET))
+
+    @property
+    def removals(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is Action.REMOVE)
+
+    @property
+    def checksum(self) -> str:
+        payload = json.dumps([c.to_dict() for c in self.changes], sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def exit_code(self) -> int:
+        """format.md: 0 no changes, 2 changes, 1 errors."""
+        if self.errors:
+            return 1
+        return 2 if self.changes else 0
+
+    def summary(self) -> dict[str, int]:
+        counts = {str(a): 0 for a in Action}
+        for c in self.changes:
+            counts[str(c.action)] += 1
+        counts["deferred"] = sum(1 for c in self.changes if c.deferred)
+        counts["errors"] = len(self.errors)
+        counts["warnings"] = len(self.warnings)
+        counts["info"] = len(self.info)
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "generated_at": format_instant(self.generated_at),
+            "valid_until": format_instant(self.valid_until) if self.valid_until else None,
+            "live_fingerprint": self.live_fingerprint,
+            "desired_digest": self.desired_digest,
+            "checksum": self.checksum,
+            "summary": self.summary(),
+            "changes": [c.to_dict() for c in self.changes],
+            "problems": [p.to_dict() for p in self.problems],
+            "info": [i.to_dict() for i in self.info],
+            "removal_counts": dict(self.removal_counts),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        problems = tuple(
+            Problem(Severity(p["severity"]), Code(p["code"]), p["message"], p.get("file"),
+                    p.get("line"), p.get("group"), p.get("principal"))
+            for p in data["problems"]
+        )
+        return cls(
+            changes=tuple(Change.from_dict(c) for c in data["changes"]),
+            problems=problems,
+            info=tuple(Info(**i) for i in data["info"]),
+            generated_at=parse_instant(data["generated_at"]),
+            valid_until=parse_instant(data["valid_until"]) if data.get("valid_until") else None,
+            live_fingerprint=data["live_fingerprint"],
+            desired_digest=data["desired_digest"],
+            removal_counts=dict(data.get("removal_counts") or {}),
+        )
