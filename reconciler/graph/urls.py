@@ -1,0 +1,133 @@
+"""Graph request URLs, built with msgraph-sdk request builders (their URL templates).
+
+Only this module and `reconciler.graph.decode` know Graph paths and field names. `$batch`
+items take the URL relative to the version root (`GraphHttp.relative`). Filters follow
+graph-pim-reference.md section 1.2 (schedules: `groupId eq`, optionally `and principalId eq`;
+string literals in single quotes, a `'` doubled) and section 4.1 (policy assignments by
+`scopeId`/`scopeType`, `$expand=policy($expand=rules)`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.directory_objects.get_by_ids.get_by_ids_request_builder import (
+    GetByIdsRequestBuilder,
+)
+from msgraph.generated.groups.groups_request_builder import GroupsRequestBuilder
+from msgraph.generated.groups.item.group_item_request_builder import GroupItemRequestBuilder
+from msgraph.generated.identity_governance.privileged_access.group.assignment_schedule_requests.assignment_schedule_requests_request_builder import (  # noqa: E501
+    AssignmentScheduleRequestsRequestBuilder,
+)
+from msgraph.generated.identity_governance.privileged_access.group.assignment_schedules.assignment_schedules_request_builder import (  # noqa: E501
+    AssignmentSchedulesRequestBuilder,
+)
+from msgraph.generated.identity_governance.privileged_access.group.eligibility_schedule_requests.eligibility_schedule_requests_request_builder import (  # noqa: E501
+    EligibilityScheduleRequestsRequestBuilder,
+)
+from msgraph.generated.identity_governance.privileged_access.group.eligibility_schedules.eligibility_schedules_request_builder import (  # noqa: E501
+    EligibilitySchedulesRequestBuilder,
+)
+from msgraph.generated.policies.role_management_policy_assignments.role_management_policy_assignments_request_builder import (  # noqa: E501
+    RoleManagementPolicyAssignmentsRequestBuilder,
+)
+from msgraph.generated.service_principals.item.service_principal_item_request_builder import (
+    ServicePrincipalItemRequestBuilder,
+)
+from msgraph.generated.service_principals.service_principals_request_builder import (
+    ServicePrincipalsRequestBuilder,
+)
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from reconciler.graph.transport import GraphHttp
+from reconciler.model import Kind
+
+USER_FIELDS = ["id", "displayName", "userPrincipalName"]
+GROUP_FIELDS = ["id", "displayName", "groupTypes", "onPremisesSyncEnabled"]
+SP_FIELDS = ["id", "displayName", "appId"]
+
+
+def quote(value: str) -> str:
+    """An OData string literal: single quotes, embedded `'` doubled (section 1.2)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _cfg(builder_cls: Any, params_name: str, **params: Any) -> RequestConfiguration:
+    query = getattr(builder_cls, params_name)(**params)
+    return RequestConfiguration(query_parameters=query)
+
+
+class Urls:
+    """Absolute and `$batch`-relative URLs for the calls the adapter makes."""
+
+    def __init__(self, http: GraphHttp) -> None:
+        self._http = http
+        self._adapter = http.adapter
+        self._params = http.path_parameters
+
+    def _rel(self, builder_cls: Any, **query: Any) -> str:
+        builder = builder_cls(self._adapter, dict(self._params))
+        name = builder_cls.__name__ + "GetQueryParameters"
+        info = builder.to_get_request_information(_cfg(builder_cls, name, **query))
+        return self._http.relative(info.url)
+
+    def schedules(self, kind: Kind, group_id: str, principal_id: str | None = None) -> str:
+        """`GET PAG/eligibilitySchedules` or `assignmentSchedules` filtered by group (and
+        principal): the source of truth, never requests (section 1.2)."""
+        flt = f"groupId eq {quote(group_id)}"
+        if principal_id:
+            flt += f" and principalId eq {quote(principal_id)}"
+        cls = (EligibilitySchedulesRequestBuilder if kind is Kind.ELIGIBLE
+               else AssignmentSchedulesRequestBuilder)
+        return self._rel(cls, filter=flt)
+
+    def policy_assignments(self, group_id: str) -> str:
+        """Both policy assignments (member and owner) of a group, rules inlined (section 4.1)."""
+        return self._rel(
+            RoleManagementPolicyAssignmentsRequestBuilder,
+            filter=f"scopeId eq {quote(group_id)} and scopeType eq 'Group'",
+            expand=["policy($expand=rules)"],
+        )
+
+    def users_by_upn(self, upn: str) -> str:
+        return self._rel(UsersRequestBuilder, filter=f"userPrincipalName eq {quote(upn)}",
+                         select=USER_FIELDS)
+
+    def groups_by_name(self, name: str) -> str:
+        return self._rel(GroupsRequestBuilder, filter=f"displayName eq {quote(name)}",
+                         select=GROUP_FIELDS)
+
+    def group_by_id(self, object_id: str) -> str:
+        builder = GroupItemRequestBuilder(self._adapter, {**self._params, "group%2Did": object_id})
+        info = builder.to_get_request_information(_cfg(
+            GroupItemRequestBuilder, "GroupItemRequestBuilderGetQueryParameters",
+            select=GROUP_FIELDS))
+        return self._http.relative(info.url)
+
+    def service_principals_by(self, field: str, value: str) -> str:
+        return self._rel(ServicePrincipalsRequestBuilder, filter=f"{field} eq {quote(value)}",
+                         select=SP_FIELDS)
+
+    def service_principal_by_id(self, object_id: str) -> str:
+        builder = ServicePrincipalItemRequestBuilder(
+            self._adapter, {**self._params, "servicePrincipal%2Did": object_id})
+        info = builder.to_get_request_information(_cfg(
+            ServicePrincipalItemRequestBuilder,
+            "ServicePrincipalItemRequestBuilderGetQueryParameters", select=SP_FIELDS))
+        return self._http.relative(info.url)
+
+    def get_by_ids(self) -> str:
+        """`POST /directoryObjects/getByIds` (body `{"ids": [...], "types": [...]}`)."""
+        builder = GetByIdsRequestBuilder(self._adapter, dict(self._params))
+        return self._http.relative(builder.url_template.replace("{+baseurl}", self._http.base_url))
+
+    def schedule_requests(self, kind: Kind) -> str:
+        """Absolute URL of `POST PAG/eligibilityScheduleRequests` / `assignmentScheduleRequests`."""
+        cls = (EligibilityScheduleRequestsRequestBuilder if kind is Kind.ELIGIBLE
+               else AssignmentScheduleRequestsRequestBuilder)
+        template = cls(self._adapter, dict(self._params)).url_template
+        return template.split("{?", 1)[0].replace("{+baseurl}", self._http.base_url)
+
+    def absolute(self, relative: str) -> str:
+        return self._http.base_url + relative
