@@ -1,0 +1,71 @@
+"""`pim-reconciler emulator serve`: serve a tenant state file over loopback HTTP.
+
+The clock: an `OffsetClock` starting at the file's `now` when it has one (time then runs
+forward in real time from that instant, so relative-time fixtures keep their meaning), else
+the system clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.clock import Clock, OffsetClock, SystemClock
+from reconciler.emulator.server import RemoteBindRefused, base_url, check_host, free_port, serve
+from reconciler.emulator.tenant import Tenant, read_fixture
+from reconciler.emulator.timefmt import parse_time
+
+
+def load_for_serving(state: Path, page_size: int | None = None) -> Tenant:
+    """Load `state` with an OffsetClock at its `now` (or the system clock)."""
+    data = read_fixture(state)
+    clock: Clock = OffsetClock(parse_time(data["now"])) if data.get("now") else SystemClock()
+    tenant = Tenant.from_fixture(data, clock=clock)
+    if page_size:
+        tenant.page_size = page_size
+    return tenant
+
+
+@click.group(name="emulator")
+def emulator() -> None:
+    """A local Microsoft Graph PIM-for-Groups emulator."""
+
+
+@emulator.command(name="serve")
+@click.option(
+    "--state",
+    "state",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Tenant fixture (YAML or JSON).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, type=int, help="0 picks a free port.")
+@click.option("--latency-ms", default=0, type=int, help="Added to every answer.")
+@click.option("--page-size", default=None, type=int, help="Override the fixture's page size.")
+@click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
+@click.option("--save-on-exit", is_flag=True, help="Write the state back to --state on exit.")
+def serve_command(
+    state: Path,
+    host: str,
+    port: int,
+    latency_ms: int,
+    page_size: int | None,
+    allow_remote: bool,
+    save_on_exit: bool,
+) -> None:
+    """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted."""
+    try:
+        check_host(host, allow_remote)
+    except RemoteBindRefused as exc:
+        raise click.UsageError(str(exc)) from exc
+    tenant = load_for_serving(state, page_size)
+    chosen = port or free_port(host)
+    click.echo(base_url(host, chosen), nl=True)
+    try:
+        serve(tenant, host=host, port=chosen, latency_ms=latency_ms, allow_remote=allow_remote)
+    finally:
+        if save_on_exit:
+            tenant.save(state)
+            click.echo(f"saved state to {state}", err=True)

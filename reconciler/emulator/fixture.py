@@ -1,0 +1,245 @@
+"""The tenant fixture format of cases/README.md: load into a `Tenant`, dump back out.
+
+Extensions beyond the README (all optional): schedule `id`, `modified`, `status`,
+`createdUsing`, `visibleFrom`; request `id`, `completed`, `scheduleInfo`, `targetScheduleId`;
+fault `kind`, `latency_ms`, `seconds`, `message`; top-level `granted_permissions` (list of
+scopes; absent = all granted) and `latency_ms`. A dumped fixture uses absolute UTC times and
+explicit ids, so loading it gives the same state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from reconciler.emulator import ids
+from reconciler.emulator.faults import Fault
+from reconciler.emulator.state import (
+    Group,
+    Schedule,
+    ScheduleRequest,
+    ServicePrincipal,
+    User,
+)
+from reconciler.emulator.timefmt import format_time, resolve_fixture_time
+
+if TYPE_CHECKING:
+    from reconciler.emulator.tenant import Tenant
+
+_KNOWN_KEYS = {
+    "now",
+    "page_size",
+    "users",
+    "groups",
+    "servicePrincipals",
+    "policies",
+    "schedules",
+    "requests",
+    "faults",
+    "granted_permissions",
+    "latency_ms",
+}
+
+
+def _access(value: object) -> str:
+    text = str(value or "member").lower()
+    if text not in ("member", "owner"):
+        raise ValueError(f"access must be member or owner, not {value!r}")
+    return text
+
+
+def _kind(value: object) -> str:
+    text = str(value or "").lower()
+    if text not in ("eligible", "active"):
+        raise ValueError(f"kind must be eligible or active, not {value!r}")
+    return text
+
+
+def _one(tenant: Tenant, name: object, what: str, pool: dict[str, Any] | None = None) -> str:
+    hits = tenant.resolve(str(name))
+    if pool is not None:
+        hits = [h for h in hits if h in pool]
+    if len(hits) != 1:
+        raise ValueError(f"{what} {name!r} matches {len(hits)} objects in the fixture")
+    return hits[0]
+
+
+def load_into(tenant: Tenant, data: dict[str, Any]) -> None:
+    """Fill `tenant` from fixture `data`. Raises `ValueError` on malformed content."""
+    unknown = set(data) - _KNOWN_KEYS
+    if unknown:
+        raise ValueError(f"unknown fixture keys: {sorted(unknown)}")
+    now = tenant.clock.now()
+
+    def when(value: object) -> datetime | None:
+        return resolve_fixture_time(value, now)
+
+    tenant.page_size = int(data.get("page_size") or tenant.page_size)
+    tenant.latency_ms = int(data.get("latency_ms") or 0)
+    if data.get("granted_permissions") is not None:
+        tenant.granted_permissions = set(data["granted_permissions"])
+    for raw in data.get("users") or []:
+        upn = raw["userPrincipalName"]
+        uid = str(raw.get("id") or ids.derived_id("user", upn.lower()))
+        tenant.users[uid] = User(
+            uid, upn, raw.get("displayName") or upn.split("@")[0], raw.get("mail")
+        )
+    for raw in data.get("groups") or []:
+        name = raw["displayName"]
+        gid = str(raw.get("id") or ids.derived_id("group", name))
+        tenant.groups[gid] = Group(
+            gid,
+            name,
+            list(raw.get("groupTypes") or []),
+            raw.get("onPremisesSyncEnabled"),
+            bool(raw.get("securityEnabled", True)),
+            bool(raw.get("mailEnabled", False)),
+            raw.get("isAssignableToRole"),
+            raw.get("description"),
+        )
+    for raw in data.get("servicePrincipals") or []:
+        name = raw["displayName"]
+        sid = str(raw.get("id") or ids.derived_id("servicePrincipal", name))
+        app_id = str(raw.get("appId") or ids.derived_id("appId", name))
+        tenant.service_principals[sid] = ServicePrincipal(sid, name, app_id)
+    for raw in data.get("policies") or []:
+        gid = _one(tenant, raw["group"], "policy group", tenant.groups)
+        policy = tenant.policy_for(gid, _access(raw.get("access")))
+        for rule_id, values in (raw.get("rules") or {}).items():
+            policy.overrides.setdefault(rule_id, {}).update(values or {})
+    for index, raw in enumerate(data.get("schedules") or []):
+        _load_schedule(tenant, raw, index, when)
+    for raw in data.get("requests") or []:
+        _load_request(tenant, raw, when, now)
+    for raw in data.get("faults") or []:
+        tenant.faults.append(Fault.from_fixture(dict(raw)))
+
+
+def _load_schedule(tenant: Tenant, raw: dict[str, Any], index: int, when: Any) -> None:
+    gid = _one(tenant, raw["group"], "schedule group", tenant.groups)
+    access = _access(raw.get("access"))
+    kind = _kind(raw.get("kind"))
+    pid = _one(tenant, raw["principal"], "schedule principal")
+    created = when(raw.get("created", raw.get("start"))) or tenant.clock.now()
+    start = when(raw["start"]) if "start" in raw else created
+    guid = ids.derived_id("schedule", f"{gid}:{access}:{kind}:{pid}:{index}")
+    sid = str(raw.get("id") or ids.schedule_id(gid, access, guid))
+    assignment_type = str(raw.get("assignmentType") or "assigned").lower()
+    if kind == "eligible" and assignment_type != "assigned":
+        raise ValueError(f"schedule {sid}: assignmentType applies to active schedules only")
+    tenant.schedules[sid] = Schedule(
+        id=sid,
+        kind=kind,
+        group_id=gid,
+        access=access,
+        principal_id=pid,
+        created=created,
+        start=start,
+        end=when(raw.get("end")),
+        modified=when(raw.get("modified")),
+        member_type=str(raw.get("memberType") or "direct").lower(),
+        assignment_type=assignment_type,
+        status=str(raw.get("status") or "Provisioned"),
+        created_using=raw.get("createdUsing") or sid.rsplit("_", 1)[1],
+        visible_from=when(raw.get("visibleFrom")),
+    )
+
+
+def _load_request(tenant: Tenant, raw: dict[str, Any], when: Any, now: datetime) -> None:
+    gid = _one(tenant, raw["group"], "request group", tenant.groups)
+    pid = _one(tenant, raw["principal"], "request principal")
+    rid = str(raw.get("id") or ids.new_guid())
+    tenant.requests[rid] = ScheduleRequest(
+        id=rid,
+        kind=_kind(raw.get("kind")),
+        action=str(raw.get("action") or "adminAssign"),
+        status=str(raw.get("status") or "Provisioned"),
+        group_id=gid,
+        access=_access(raw.get("access")),
+        principal_id=pid,
+        created=when(raw.get("created")) or now,
+        completed=when(raw.get("completed")),
+        schedule_info=raw.get("scheduleInfo"),
+        justification=raw.get("justification"),
+        ticket_info=raw.get("ticketInfo"),
+        target_schedule_id=raw.get("targetScheduleId"),
+    )
+
+
+def _t(value: datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
+
+
+def dump(tenant: Tenant) -> dict[str, Any]:
+    """The fixture form of `tenant` (call under its lock)."""
+    out: dict[str, Any] = {"now": format_time(tenant.clock.now()), "page_size": tenant.page_size}
+    if tenant.latency_ms:
+        out["latency_ms"] = tenant.latency_ms
+    if tenant.granted_permissions is not None:
+        out["granted_permissions"] = sorted(tenant.granted_permissions)
+    out["users"] = [
+        {"id": u.id, "userPrincipalName": u.user_principal_name, "displayName": u.display_name}
+        | ({"mail": u.mail} if u.mail else {})
+        for u in tenant.users.values()
+    ]
+    out["groups"] = [
+        {
+            "id": g.id,
+            "displayName": g.display_name,
+            "groupTypes": list(g.group_types),
+            "onPremisesSyncEnabled": g.on_premises_sync_enabled,
+            "securityEnabled": g.security_enabled,
+            "mailEnabled": g.mail_enabled,
+            "isAssignableToRole": g.is_assignable_to_role,
+            "description": g.description,
+        }
+        for g in tenant.groups.values()
+    ]
+    out["servicePrincipals"] = [
+        {"id": s.id, "displayName": s.display_name, "appId": s.app_id}
+        for s in tenant.service_principals.values()
+    ]
+    out["policies"] = [
+        {"group": p.group_id, "access": p.access, "rules": p.overrides}
+        for p in tenant.policies.values()
+        if p.overrides
+    ]
+    out["schedules"] = [
+        {
+            "id": s.id,
+            "group": s.group_id,
+            "access": s.access,
+            "kind": s.kind,
+            "principal": s.principal_id,
+            "created": _t(s.created),
+            "start": _t(s.start),
+            "end": _t(s.end),
+            "modified": _t(s.modified),
+            "assignmentType": s.assignment_type,
+            "memberType": s.member_type,
+            "status": s.status,
+            "createdUsing": s.created_using,
+        }
+        | ({"visibleFrom": _t(s.visible_from)} if s.visible_from else {})
+        for s in tenant.schedules.values()
+    ]
+    out["requests"] = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "group": r.group_id,
+            "access": r.access,
+            "principal": r.principal_id,
+            "action": r.action,
+            "status": r.status,
+            "created": _t(r.created),
+            "completed": _t(r.completed),
+            "scheduleInfo": r.schedule_info,
+            "justification": r.justification,
+            "ticketInfo": r.ticket_info,
+            "targetScheduleId": r.target_schedule_id,
+        }
+        for r in tenant.requests.values()
+    ]
+    out["faults"] = [f.to_fixture() for f in tenant.faults if f.times is None or f.times > 0]
+    return out

@@ -1,0 +1,231 @@
+"""The in-memory tenant the emulator serves: directory objects, PIM schedules, requests,
+policies, injected faults, granted permissions and a request log.
+
+Thread-safe: every read or write of state happens under `Tenant.lock` (the app may run in a
+uvicorn thread while a test inspects the tenant).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from reconciler.clock import Clock, FixedClock, SystemClock
+from reconciler.emulator import ids
+from reconciler.emulator.faults import Fault
+from reconciler.emulator.state import (
+    Group,
+    Policy,
+    Schedule,
+    ScheduleRequest,
+    ServicePrincipal,
+    User,
+)
+from reconciler.emulator.timefmt import parse_time
+
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass
+class LogEntry:
+    """One answered request. `latency_ms` is wall time inside the emulator including injected
+    latency; `action` / `request_status` are set for schedule-request POSTs; `batch_item`
+    marks a sub-request of a `$batch` (the outer `$batch` POST has its own entry)."""
+
+    method: str
+    path: str
+    status: int
+    latency_ms: float = 0.0
+    action: str | None = None
+    request_status: str | None = None
+    batch_item: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Tenant:
+    """An emulated Entra tenant. Build with `Tenant.from_fixture(...)` (fixture format of
+    cases/README.md) or empty with `Tenant(clock)`."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.lock = threading.RLock()
+        self.users: dict[str, User] = {}
+        self.groups: dict[str, Group] = {}
+        self.service_principals: dict[str, ServicePrincipal] = {}
+        self.schedules: dict[str, Schedule] = {}
+        self.requests: dict[str, ScheduleRequest] = {}
+        self.policies: dict[tuple[str, str], Policy] = {}
+        self.faults: list[Fault] = []
+        self.page_size: int = DEFAULT_PAGE_SIZE
+        self.latency_ms: int = 0
+        self.granted_permissions: set[str] | None = None
+        self.request_log: list[LogEntry] = []
+        self._accepted = 0
+
+    # -- construction and persistence -------------------------------------------------------
+
+    @classmethod
+    def from_fixture(cls, source: str | Path | dict, clock: Clock | None = None) -> Tenant:
+        """Load a tenant fixture: a YAML/JSON file path or an already-parsed mapping.
+
+        Without `clock`: `FixedClock(now)` when the fixture has `now`, else `SystemClock`.
+        Relative times (`-P20D`) resolve against the clock at load time. Raises `ValueError`
+        on a malformed fixture and `OSError` on an unreadable file.
+        """
+        from reconciler.emulator.fixture import load_into
+
+        data = read_fixture(source) if not isinstance(source, dict) else source
+        if clock is None:
+            clock = FixedClock(parse_time(data["now"])) if data.get("now") else SystemClock()
+        tenant = cls(clock)
+        load_into(tenant, data)
+        return tenant
+
+    def to_fixture(self) -> dict[str, object]:
+        """The state in fixture form: absolute UTC times, explicit ids, `now` = clock now."""
+        from reconciler.emulator.fixture import dump
+
+        with self.lock:
+            return dump(self)
+
+    def save(self, path: str | Path) -> None:
+        """Write the state atomically (temp file in the same directory, fsync, `os.replace`).
+
+        JSON when `path` ends in `.json`, YAML otherwise.
+        """
+        target = Path(path)
+        data = self.to_fixture()
+        if target.suffix.lower() == ".json":
+            text = json.dumps(data, indent=2) + "\n"
+        else:
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The shared clock's current time (aware UTC)."""
+        return self.clock.now()
+
+    def id_of(self, name: str) -> str:
+        """Id of a user (UPN or displayName), group (displayName) or service principal
+        (displayName or appId). Raises `KeyError` when nothing or several objects match."""
+        with self.lock:
+            hits = self.resolve(name)
+        if len(hits) != 1:
+            raise KeyError(f"{name!r} matches {len(hits)} directory objects")
+        return hits[0]
+
+    def resolve(self, name: str) -> list[str]:
+        """Ids of every directory object `name` identifies (id, UPN, displayName or appId)."""
+        low = name.lower()
+        hits: list[str] = []
+        for user in self.users.values():
+            if low in (
+                user.id.lower(),
+                user.user_principal_name.lower(),
+                user.display_name.lower(),
+            ):
+                hits.append(user.id)
+        for group in self.groups.values():
+            if low in (group.id.lower(), group.display_name.lower()):
+                hits.append(group.id)
+        for sp in self.service_principals.values():
+            if low in (sp.id.lower(), sp.display_name.lower(), sp.app_id.lower()):
+                hits.append(sp.id)
+        return hits
+
+    def directory_object(self, object_id: str) -> User | Group | ServicePrincipal | None:
+        """The user, group or service principal with this id, or None."""
+        return (
+            self.users.get(object_id)
+            or self.groups.get(object_id)
+            or self.service_principals.get(object_id)
+        )
+
+    def policy_for(self, group_id: str, access: str) -> Policy:
+        """The policy of (group, access), created with the defaults on first use."""
+        key = (group_id, access)
+        if key not in self.policies:
+            self.policies[key] = Policy(group_id, access, ids.policy_guid(group_id, access))
+        return self.policies[key]
+
+    # -- faults, log, counters ------------------------------------------------------------
+
+    def add_fault(
+        self,
+        match: str,
+        status: int | None = None,
+        code: str | None = None,
+        times: int | None = None,
+        retry_after: int | None = None,
+        kind: str = "error",
+        latency_ms: int = 0,
+        seconds: float = 0.0,
+        message: str | None = None,
+    ) -> Fault:
+        """Inject a fault at run time (see `reconciler.emulator.faults` for kinds). Returns it."""
+        fault = Fault(
+            match=match,
+            kind=kind,
+            status=status,
+            code=code,
+            message=message,
+            times=times,
+            retry_after=retry_after,
+            latency_ms=latency_ms,
+            seconds=seconds,
+        )
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_faults(self, method: str, path: str, kinds: Iterable[str]) -> list[Fault]:
+        """Consume and return every fault of `kinds` that fires for this request."""
+        wanted = set(kinds)
+        fired = []
+        with self.lock:
+            for fault in self.faults:
+                if fault.kind in wanted and fault.applies(method, path):
+                    fault.consume()
+                    fired.append(fault)
+        return fired
+
+    def record_accepted(self) -> None:
+        with self.lock:
+            self._accepted += 1
+
+    def accepted_writes(self) -> int:
+        """Schedule requests the tenant accepted (2xx, not `Failed`) since load."""
+        with self.lock:
+            return self._accepted
+
+    def log(self, entry: LogEntry) -> None:
+        with self.lock:
+            self.request_log.append(entry)
+
+
+def read_fixture(source: str | Path) -> dict:
+    """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if not a mapping."""
+    text = Path(source).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: a tenant fixture must be a mapping")
+    return data

@@ -1,0 +1,102 @@
+"""Times and durations as Graph writes and reads them (graph-pim-reference.md 2.1-2.5, 3.1, 6.3).
+
+Graph answers instants in UTC with seven fractional digits (`2025-01-10T09:00:02.7654321Z`).
+Durations are ISO 8601 `Edm.Duration`; PIM refuses year/month/week designators
+(`InvalidRoleAssignmentRequest`, reference 3.1 / TF-1464) and Python's `str(timedelta)`
+(`"90 days, 0:00:00"`) is not a duration at all (reference 6.3, 10).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from reconciler.durations import parse_instant
+
+NEVER_MODIFIED = "0001-01-01T08:00:00Z"
+"""What Graph answers in `modifiedDateTime` for a schedule never modified (reference 2.4)."""
+
+_ISO_DURATION = re.compile(
+    r"^(?P<sign>[-+])?P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?"
+    r"(?:(?P<days>\d+)D)?(?:T(?!$)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class NotADuration(ValueError):
+    """The text is not an ISO 8601 duration (e.g. Python's `"90 days, 0:00:00"`)."""
+
+
+class UnsupportedDurationUnit(ValueError):
+    """An ISO 8601 duration using years, months or weeks, which PIM refuses."""
+
+
+def format_time(dt: datetime) -> str:
+    """Format an aware datetime as Graph does: UTC, seven fractional digits, `Z`."""
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}0Z"
+
+
+def format_plain_time(dt: datetime) -> str:
+    """Format an aware datetime as `YYYY-MM-DDTHH:MM:SSZ` (fractions only when present)."""
+    dt = dt.astimezone(UTC)
+    if dt.microsecond:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond:06d}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """Parse an instant (string with any offset and up to 7+ fractional digits, or datetime).
+
+    A naive datetime (PyYAML's reading of an unzoned timestamp) is taken as UTC.
+    Raises `ValueError` on malformed text.
+    """
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date-time, got {value!r}")
+    return parse_instant(value)
+
+
+def parse_duration(text: object, *, signed: bool = False) -> timedelta:
+    """Parse an ISO 8601 duration into a `timedelta`.
+
+    Raises `NotADuration` for anything that is not ISO 8601 and `UnsupportedDurationUnit` for
+    year/month/week designators. A leading sign is allowed only with `signed=True` (fixtures).
+    """
+    if not isinstance(text, str):
+        raise NotADuration(f"{text!r} is not an ISO 8601 duration")
+    match = _ISO_DURATION.match(text.strip().upper())
+    if match is None or (match["sign"] and not signed):
+        raise NotADuration(f"{text!r} is not an ISO 8601 duration")
+    if match["years"] or match["months"] or match["weeks"]:
+        raise UnsupportedDurationUnit(f"{text!r} uses years, months or weeks")
+    delta = timedelta(
+        days=int(match["days"] or 0),
+        hours=int(match["hours"] or 0),
+        minutes=int(match["minutes"] or 0),
+        seconds=float(match["seconds"] or 0),
+    )
+    return -delta if match["sign"] == "-" else delta
+
+
+def looks_like_duration(text: str) -> bool:
+    """True when a fixture string is a (signed) relative offset such as `-P20D` or `PT2H`."""
+    return bool(re.match(r"^[-+]?P", text.strip(), flags=re.IGNORECASE))
+
+
+def resolve_fixture_time(value: object, now: datetime) -> datetime | None:
+    """Resolve a fixture time: `None`, an absolute instant, or an ISO offset from `now`.
+
+    Raises `ValueError` for anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str) and looks_like_duration(value):
+        try:
+            return now + parse_duration(value, signed=True)
+        except (NotADuration, UnsupportedDurationUnit) as exc:
+            raise ValueError(f"bad relative time {value!r}: {exc}") from exc
+    if isinstance(value, (str, datetime)):
+        return parse_time(value)
+    raise ValueError(f"expected a time or an ISO 8601 offset, got {value!r}")
