@@ -1,0 +1,8 @@
+"""Desired-state loading: YAML files -> `reconciler.model.DesiredState` plus problems.
+
+The only package that knows YAML (via `reconciler.yamlsafe`) and JSON Schema.
+"""
+
+from reconciler.config.loader import SETTINGS_FILE, find_files, load_desired
+
+__all__ = ["SETTINGS_FILE", "find_files", "load_desired"]

@@ -1,0 +1,195 @@
+"""One group file -> `DesiredGroup`, with the offline semantic checks of format.md:
+ambiguous principals, lifetimes (missing, conflicting, unsupported or too short durations),
+`start` after `until`, and the same (access, kind, principal) written twice.
+
+Runs after the schema pass on data of any shape: whatever has the wrong shape is skipped
+here (the schema pass reported it), so the two passes never report the same thing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.config.fields import (
+    entry_principal_text,
+    principal_key,
+    principal_text,
+    read_instant,
+    read_lifetime,
+    read_principal,
+)
+from reconciler.config.report import FileReport
+from reconciler.model import (
+    Access,
+    DesiredAssignment,
+    DesiredGroup,
+    Kind,
+    Location,
+    Mode,
+    PrincipalRef,
+    Settings,
+    Ticket,
+)
+from reconciler.problems import Code
+from reconciler.yamlsafe import Path_
+
+SECTIONS = (("members", Access.MEMBER), ("owners", Access.OWNER))
+
+_Seen = dict[tuple[Access, Kind, tuple[str, str]], Location]
+
+
+def read_group(
+    report: FileReport,
+    data: dict[str, Any],
+    settings: Settings,
+    defaults_stated: frozenset[Kind] = frozenset(),
+) -> DesiredGroup | None:
+    """Build the group of one file (top level already known to be a mapping).
+
+    `defaults_stated` holds the kinds whose default lifetime the settings file states, even
+    if it was invalid (so a broken default is reported once, not as `lifetime_missing` on
+    every entry). Returns None when the file names no usable group.
+    """
+    group = data.get("group")
+    group = group if isinstance(group, str) and group else None
+    report.group = group
+    mode_text = data.get("mode", Mode.AUTHORITATIVE.value)
+    mode = Mode(mode_text) if mode_text in Mode._value2member_map_ else Mode.AUTHORITATIVE
+    description = data.get("description")
+
+    managed: set[tuple[Access, Kind]] = set()
+    assignments: list[DesiredAssignment] = []
+    seen: _Seen = {}
+    for section_key, access in SECTIONS:
+        section = data.get(section_key)
+        if not isinstance(section, dict):
+            continue
+        for kind in Kind:
+            entries = section.get(kind.value)
+            if not isinstance(entries, list):
+                continue
+            managed.add((access, kind))
+            for index, entry in enumerate(entries):
+                if isinstance(entry, dict):
+                    path = (section_key, kind.value, index)
+                    assignments.extend(
+                        _read_entry(
+                            report,
+                            entry,
+                            path,
+                            access,
+                            kind,
+                            settings,
+                            kind in defaults_stated,
+                            group or "",
+                            seen,
+                        )
+                    )
+    if group is None:
+        return None
+    return DesiredGroup(
+        group=group,
+        mode=mode,
+        managed=frozenset(managed),
+        assignments=tuple(assignments),
+        location=Location(report.file, report.line(("group",), key=True)),
+        description=description if isinstance(description, str) else None,
+    )
+
+
+def _principals(
+    report: FileReport, entry: dict[str, Any], path: Path_
+) -> list[tuple[PrincipalRef | None, str | None, Path_]]:
+    out: list[tuple[PrincipalRef | None, str | None, Path_]] = []
+    if "principal" in entry:
+        p = (*path, "principal")
+        value = entry["principal"]
+        out.append((read_principal(report, value, p), principal_text(value), p))
+    many = entry.get("principals")
+    if isinstance(many, list):
+        for i, value in enumerate(many):
+            p = (*path, "principals", i)
+            out.append((read_principal(report, value, p), principal_text(value), p))
+    return out
+
+
+def _read_entry(
+    report: FileReport,
+    entry: dict[str, Any],
+    path: Path_,
+    access: Access,
+    kind: Kind,
+    settings: Settings,
+    default_stated: bool,
+    group: str,
+    seen: _Seen,
+) -> list[DesiredAssignment]:
+    who = entry_principal_text(entry)
+    principals = _principals(report, entry, path)
+    lifetime, stated = read_lifetime(report, entry, path, principal=who)
+    if not stated:
+        lifetime = settings.defaults.eligible if kind is Kind.ELIGIBLE else settings.defaults.active
+        if lifetime is None and not default_stated:
+            report.add(
+                Code.LIFETIME_MISSING,
+                f"no lifetime for this {kind} {access}: give permanent: true, until or duration "
+                f"(or set defaults.{kind} in pim-reconciler.yaml)",
+                path,
+                principal=who,
+            )
+    start = read_instant(report, entry.get("start"), (*path, "start"), "start")
+    if start and lifetime and lifetime.until and lifetime.until <= start:
+        report.add(
+            Code.SCHEMA,
+            f"until ({entry.get('until')}) must be after start ({entry.get('start')})",
+            (*path, "until"),
+            principal=who,
+        )
+    justification = entry.get("justification")
+    if not (isinstance(justification, str) and justification):
+        justification = settings.defaults.justification
+    ticket = _ticket(entry.get("ticket"))
+
+    out: list[DesiredAssignment] = []
+    for ref, text, p in principals:
+        if ref is None:
+            continue
+        location = Location(report.file, report.line(p))
+        key = (access, kind, principal_key(ref))
+        first = seen.get(key)
+        if first is not None:
+            report.add(
+                Code.DUPLICATE_ASSIGNMENT,
+                f"{text} is declared twice as {kind} {access} of {group}: at {first} and at "
+                f"{location}; keep one entry",
+                p,
+                principal=text,
+            )
+            continue
+        seen[key] = location
+        if lifetime is None:
+            continue
+        out.append(
+            DesiredAssignment(
+                access=access,
+                kind=kind,
+                principal=ref,
+                lifetime=lifetime,
+                location=location,
+                start=start,
+                justification=justification,
+                ticket=ticket,
+            )
+        )
+    return out
+
+
+def _ticket(value: Any) -> Ticket | None:
+    if not isinstance(value, dict):
+        return None
+    system, number = value.get("system"), value.get("number")
+    system = system if isinstance(system, str) and system else None
+    if isinstance(number, int) and not isinstance(number, bool):
+        number = str(number)
+    number = number if isinstance(number, str) and number else None
+    return Ticket(system, number) if system or number else None

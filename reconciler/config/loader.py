@@ -1,0 +1,185 @@
+"""`load_desired`: read a desired-state directory into a `DesiredState`, collecting every
+problem of every file before returning.
+
+Layout (format.md "Repository layout"): `pim-reconciler.yaml` at the top is the optional
+settings file; every other `*.yaml` / `*.yml` below the directory declares one group. Hidden
+files and directories (name starting with `.`, e.g. `.github/`) are skipped. Files are read
+in sorted order of their relative POSIX path, so output is deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+from pathlib import Path
+from typing import Any
+
+from reconciler.config.groups import read_group
+from reconciler.config.report import FileReport
+from reconciler.config.schema import GROUP_SCHEMA, SETTINGS_SCHEMA, check_schema
+from reconciler.config.settings import read_settings
+from reconciler.model import DesiredGroup, DesiredState, Kind, Location, Settings
+from reconciler.problems import Code, Problem, Severity, error
+from reconciler.yamlsafe import YamlDocument, YamlError, load_yaml_bytes, read_bounded
+
+SETTINGS_FILE = "pim-reconciler.yaml"
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def find_files(root: Path) -> list[str]:
+    """Relative POSIX paths of the YAML files below `root`, sorted; hidden entries skipped."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in filenames:
+            if name.startswith(".") or not name.lower().endswith(YAML_SUFFIXES):
+                continue
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            found.append(rel.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def _display(root: str, rel: str) -> str:
+    return posixpath.normpath(posixpath.join(root.replace(os.sep, "/"), rel))
+
+
+def _parse(report: FileReport, raw: bytes) -> YamlDocument | None:
+    try:
+        return load_yaml_bytes(raw)
+    except YamlError as exc:
+        for issue in exc.issues:
+            report.add(issue.code, issue.message, line=issue.line)
+        return None
+
+
+def _mapping(report: FileReport, doc: YamlDocument, *, settings: bool) -> dict[str, Any] | None:
+    if isinstance(doc.data, dict):
+        return doc.data
+    if doc.data is None and settings:
+        return {}  # an empty settings file means "all defaults"
+    what = "settings" if settings else "group"
+    needs = "tenant:, protected:, safety:, defaults:" if settings else "group: NAME"
+    got = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
+    report.add(
+        Code.SCHEMA,
+        f"a {what} file must be a mapping with {needs}; this file is {got}",
+        line=1,
+    )
+    return None
+
+
+def load_desired(root: str | Path) -> tuple[DesiredState | None, list[Problem]]:
+    """Load and validate every file under `root` (offline; no time-dependent checks).
+
+    Returns `(state, problems)`: `state` is None exactly when some problem is an error.
+    Problems carry `file` (root as given, joined with the relative path), a 1-based `line`,
+    and the `group` / `principal` as written. Never raises for file contents; codes used:
+    yaml_syntax, duplicate_key, schema, duplicate_group, duplicate_assignment,
+    lifetime_missing, lifetime_conflict, duration_unit_unsupported, duration_too_short,
+    principal_ambiguous, and empty_desired_set (root missing: error; no group files: warning).
+    `DesiredState.digest` is the SHA-256 over (relative path, bytes) of every file read.
+    """
+    root_text = str(root)
+    base = Path(root)
+    if not base.is_dir():
+        return None, [
+            error(Code.EMPTY_DESIRED_SET, f"{root_text} is not a directory", file=root_text)
+        ]
+
+    files = find_files(base)
+    read: list[tuple[str, bytes]] = []
+    reports: list[FileReport] = []
+    settings = Settings()
+    defaults_stated: frozenset[Kind] = frozenset()
+    group_files: list[tuple[FileReport, YamlDocument]] = []
+
+    # settings first: group files need its defaults
+    ordered = sorted(files, key=lambda rel: rel != SETTINGS_FILE)
+    for rel in ordered:
+        report = FileReport(_display(root_text, rel))
+        reports.append(report)
+        try:
+            raw = read_bounded(base / rel)
+        except YamlError as exc:
+            for issue in exc.issues:
+                report.add(issue.code, issue.message, line=issue.line)
+            continue
+        read.append((rel, raw))
+        doc = _parse(report, raw)
+        if doc is None:
+            continue
+        report.doc = doc
+        if rel == SETTINGS_FILE:
+            data = _mapping(report, doc, settings=True)
+            if data is not None:
+                check_schema(report, data, SETTINGS_SCHEMA)
+                settings, defaults_stated = read_settings(report, data)
+            continue
+        if posixpath.basename(rel).rsplit(".", 1)[0] == "pim-reconciler":
+            report.add(
+                Code.SCHEMA,
+                f"settings belong in {SETTINGS_FILE} at the top of {root_text}, not in {rel}",
+                line=1,
+            )
+            continue
+        group_files.append((report, doc))
+
+    groups: list[DesiredGroup] = []
+    first_seen: dict[str, Location] = {}
+    for report, doc in group_files:
+        data = _mapping(report, doc, settings=False)
+        if data is None:
+            continue
+        written = data.get("group")
+        report.group = written if isinstance(written, str) and written else None
+        check_schema(report, data, GROUP_SCHEMA)
+        group = read_group(report, data, settings, defaults_stated)
+        if group is None:
+            continue
+        key = group.group.casefold()
+        first = first_seen.get(key)
+        if first is not None:
+            report.add(
+                Code.DUPLICATE_GROUP,
+                f"group '{group.group}' is declared in two files: {first} and "
+                f"{group.location}; keep one file per group",
+                ("group",),
+                key=True,
+            )
+            continue
+        first_seen[key] = group.location
+        groups.append(group)
+
+    problems: list[Problem] = []
+    for report in sorted(reports, key=lambda r: r.file):
+        problems.extend(sorted(report.problems, key=lambda p: p.line or 0))
+    if not group_files and not problems:
+        problems.append(
+            Problem(
+                Severity.WARNING,
+                Code.EMPTY_DESIRED_SET,
+                f"no group files found under {root_text}",
+                file=root_text,
+            )
+        )
+    if any(p.is_error for p in problems):
+        return None, problems
+    state = DesiredState(
+        root=root_text,
+        settings=settings,
+        groups=tuple(sorted(groups, key=lambda g: g.location.file)),
+        digest=digest_files(read),
+    )
+    return state, problems
+
+
+def digest_files(files: list[tuple[str, bytes]]) -> str:
+    """SHA-256 (hex) over (relative path, bytes) pairs in sorted path order, each part
+    length-prefixed so no two different sets of files give the same stream."""
+    digest = hashlib.sha256()
+    for rel, raw in sorted(files):
+        name = rel.encode("utf-8")
+        digest.update(len(name).to_bytes(4, "big") + name + len(raw).to_bytes(8, "big") + raw)
+    return digest.hexdigest()
