@@ -16,11 +16,20 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+from kiota_abstractions.api_client_builder import (
+    register_default_deserializer,
+    register_default_serializer,
+)
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.authentication import AuthenticationProvider
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_http.middleware.options import RetryHandlerOption
+from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+from kiota_serialization_json.json_serialization_writer_factory import (
+    JsonSerializationWriterFactory,
+)
+from kiota_serialization_text.text_parse_node_factory import TextParseNodeFactory
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
@@ -65,6 +74,10 @@ class GraphHttp:
         timeout_s: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # what GraphServiceClient registers: without it the SDK cannot parse error bodies
+        register_default_serializer(JsonSerializationWriterFactory)
+        register_default_deserializer(JsonParseNodeFactory)
+        register_default_deserializer(TextParseNodeFactory)
         self._counter = CountingTransport(transport)
         client = httpx.AsyncClient(
             transport=self._counter, base_url=self.base_url, timeout=timeout_s

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.graph.auth import GitHubOidcAssertion, token_roles
 from reconciler.graph.batch import Batcher, SubRequest
-from reconciler.graph.errors import ReadIncompleteError, error_from_body
+from reconciler.graph.errors import GraphError, ReadIncompleteError, error_from_body
 from reconciler.graph.permissions import missing_write_permissions
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, request_body
@@ -225,3 +225,32 @@ def test_token_roles_and_missing_permissions() -> None:
                                      [Kind.ACTIVE]) == []
     assert missing_write_permissions(None, [Kind.ACTIVE]) == []
     assert token_roles("not-a-jwt") is None
+
+
+async def test_sdk_error_bodies_become_typed_errors() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": {
+            "code": "RoleAssignmentExists", "message": "The Role assignment already exists.",
+            "innerError": {"request-id": "rid-9"}}})
+
+    http = mock_http(handle)
+    with pytest.raises(GraphError) as info:
+        await http.get_json(BASE_NEXT)
+    assert (info.value.status, info.value.code, info.value.request_id) == (
+        400, "RoleAssignmentExists", "rid-9")
+
+
+async def test_role_assignment_exists_on_first_try_is_a_failure() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
+        return httpx.Response(400, json={"error": {
+            "code": "RoleAssignmentExists", "message": "The Role assignment already exists."}})
+
+    sleeper = FakeSleeper()
+    http = mock_http(handle)
+    writer = Writer(http, Urls(http), clock=sleeper.clock, sleep=sleeper.sleep,
+                    timer=sleeper.timer)
+    result = await writer.submit(change(duration="P30D"))
+    assert result.outcome == "failed" and result.attempts == 1
+    assert result.error is not None and result.error.code == "RoleAssignmentExists"
+    assert http.request_count == 1
