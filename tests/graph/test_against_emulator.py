@@ -348,3 +348,57 @@ async def test_read_over_loopback_http(tmp_path: Path) -> None:
     assert backend.tenant is None
     assert json.dumps(sorted(p.name for p in live.principals.values())) == json.dumps(
         ["alex@contoso.example", "bo@contoso.example"])
+
+
+async def test_example_tenant_live_read_over_loopback() -> None:
+    """The issue's done-when: the example tenant's live read through msgraph-sdk over
+    loopback HTTP to a served emulator, the same code path as real Graph."""
+    from reconciler.emulator.server import running_server
+    from reconciler.emulator.tenant import Tenant
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "tenant.yaml"
+    sleeper = FakeSleeper()
+    tenant = Tenant.from_fixture(example, clock=sleeper.clock)
+    names = sorted(g.display_name for g in tenant.groups.values())
+    with running_server(tenant) as url:
+        async with open_backend(Target(kind="url", graph_url=url), clock=sleeper.clock,
+                                sleep=sleeper.sleep, timer=sleeper.timer) as backend:
+            res = await backend.resolve(names, [])
+            gids = [res.groups[n][0].id for n in names]
+            live = await backend.read(gids)
+            count = backend.request_count
+    assert all(len(res.groups[n]) == 1 for n in names)
+    visible = [s for s in tenant.schedules.values() if s.group_id in gids
+               and (s.visible_from is None or s.visible_from <= sleeper.clock.now())]
+    assert sorted(s.id for s in live.schedules) == sorted(s.id for s in visible)
+    assert len(live.policies) == 2 * len(names)
+    # resolution: ceil(G/20) envelopes; reads: ceil(3G/20) + one principal lookup
+    assert count <= math.ceil(len(names) / 20) + math.ceil(3 * len(names) / 20) + 1
+
+
+async def test_throttled_post_is_resent_only_after_a_reread(tmp_path: Path) -> None:
+    async with emulated(tmp_path, base_fixture()) as backend:
+        backend.tenant.add_fault("POST */eligibilityScheduleRequests", 429, retry_after=5,
+                                 times=1)
+        result = await backend.submit(change(backend))
+        assert backend.tenant.accepted_writes() == 1
+    assert result.outcome == "applied" and result.attempts == 2 and result.verified
+    assert backend.sleeper.delays[0] == 5
+    kinds = [(e.method, e.status) for e in top_level(backend.tenant)]
+    # POST 429, GET (re-read: absent), POST 201, GET (verify)
+    assert kinds == [("POST", 429), ("GET", 200), ("POST", 201), ("GET", 200)]
+
+
+async def test_role_assignment_exists_after_a_retry_means_verify(tmp_path: Path) -> None:
+    """503 after commit, and the re-read does not see the new row yet (lag): the resend gets
+    RoleAssignmentExists, which after a retry means "verify", not "failed"."""
+    async with emulated(tmp_path, base_fixture()) as backend:
+        backend.tenant.add_fault("POST */eligibilityScheduleRequests", kind="committed",
+                                 status=503, times=1)
+        backend.tenant.add_fault("POST */eligibilityScheduleRequests", kind="lag",
+                                 seconds=10, times=1)
+        result = await backend.submit(change(backend))
+        assert backend.tenant.accepted_writes() == 1
+        assert len(pim_rows(backend.tenant, "alex@contoso.example")) == 1
+    assert result.outcome == "applied" and result.verified and result.attempts == 2
+    assert [e.status for e in top_level(backend.tenant) if e.method == "POST"] == [503, 400]

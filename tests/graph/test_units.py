@@ -254,3 +254,50 @@ async def test_role_assignment_exists_on_first_try_is_a_failure() -> None:
     assert result.outcome == "failed" and result.attempts == 1
     assert result.error is not None and result.error.code == "RoleAssignmentExists"
     assert http.request_count == 1
+
+
+async def test_timeout_on_post_rereads_then_resends() -> None:
+    posts: list[int] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(1)
+            if len(posts) == 1:
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(201, json={"id": "req-2", "status": "Provisioned",
+                                             "targetScheduleId": f"{GID}_member_req-2"})
+        rows = [] if len(posts) < 2 else [{
+            "id": f"{GID}_member_req-2", "groupId": GID, "principalId": PID,
+            "accessId": "member", "memberType": "Direct", "status": "Provisioned",
+            "scheduleInfo": {"startDateTime": "2026-12-01T12:00:00Z",
+                             "expiration": {"type": "noExpiration"}}}]
+        return httpx.Response(200, json={"value": rows})
+
+    sleeper = FakeSleeper()
+    http = mock_http(handle)
+    writer = Writer(http, Urls(http), clock=sleeper.clock, sleep=sleeper.sleep,
+                    timer=sleeper.timer)
+    result = await writer.submit(change(permanent=True))
+    assert (result.outcome, result.attempts, result.verified, result.request_id) == (
+        "applied", 2, True, "req-2")
+    assert http.request_count == 4  # POST (timeout), GET re-read, POST, GET verify
+
+
+def test_credentials_are_built_from_the_environment() -> None:
+    from azure.identity import aio
+
+    from reconciler.graph.auth import CredentialConfigError, build_credential
+
+    env = {"AZURE_CLIENT_ID": "cid", "AZURE_CLIENT_SECRET": "s3cret",
+           "AZURE_FEDERATED_TOKEN_FILE": "/var/run/token", "AZURE_TENANT_ID": "env-tenant",
+           "ACTIONS_ID_TOKEN_REQUEST_URL": "https://gh.test/t",
+           "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x"}
+    assert isinstance(build_credential("client-secret", "tid", env), aio.ClientSecretCredential)
+    assert isinstance(build_credential("workload-identity", None, env),
+                      aio.WorkloadIdentityCredential)
+    assert isinstance(build_credential("github-oidc", "tid", env),
+                      aio.ClientAssertionCredential)
+    with pytest.raises(CredentialConfigError, match="AZURE_CLIENT_SECRET"):
+        build_credential("client-secret", "tid", {"AZURE_CLIENT_ID": "cid"})
+    with pytest.raises(CredentialConfigError, match="tenant"):
+        build_credential("certificate", None, {"AZURE_CLIENT_ID": "cid"})
