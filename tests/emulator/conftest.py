@@ -1,0 +1,21 @@
+"""Fixtures for the emulator tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.clock import FixedClock
+from reconciler.emulator.tenant import Tenant
+
+from .helpers import small_fixture
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    return Tenant.from_fixture(small_fixture())
+
+
+@pytest.fixture
+def clock(tenant: Tenant) -> FixedClock:
+    assert isinstance(tenant.clock, FixedClock)
+    return tenant.clock
