@@ -81,8 +81,10 @@ class Resolver:
                     add(owner, "GET", self._urls.service_principals_by("appId", value))
                 else:
                     add(owner, "GET", self._urls.service_principals_by("displayName", value))
-            else:
+            elif is_object_id(value):
                 id_refs.append((n, pref))
+            else:
+                plan[owner] = []  # not an object id: nothing can match (getByIds would 400)
         if id_refs:
             ids = sorted({p.value.strip() for _, p in id_refs})
             key = f"r{len(requests)}"

@@ -197,6 +197,7 @@ async def test_resolve_lists_every_match(tmp_path: Path) -> None:
             PrincipalRef(PrincipalType.GROUP, "GRP-DUP"),
             PrincipalRef(PrincipalType.ID, t.id_of("bo@contoso.example")),
             PrincipalRef(PrincipalType.ID, "99999999-9999-9999-9999-999999999999"),
+            PrincipalRef(PrincipalType.ID, "not-a-guid"),
         ]
         res = await backend.resolve(["grp-app", "grp-dup", "grp-missing", "grp-dyn",
                                      "grp-sync", t.id_of("grp-app")], refs)
@@ -215,7 +216,7 @@ async def test_resolve_lists_every_match(tmp_path: Path) -> None:
     assert len(p[refs[4]]) == 2 and all(o.type is PrincipalType.GROUP for o in p[refs[4]])
     assert p[refs[5]][0].type is PrincipalType.USER
     assert p[refs[5]][0].user_principal_name == "bo@contoso.example"
-    assert p[refs[6]] == ()
+    assert p[refs[6]] == () and p[refs[7]] == ()
 
 
 async def test_resolve_permission_denied_is_not_not_found(tmp_path: Path) -> None:
