@@ -22,7 +22,7 @@ from typing import Any, Literal
 import httpx
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 
-from reconciler.clock import Clock
+from reconciler.clock import Clock, SystemClock
 from reconciler.graph.auth import GRAPH_SCOPE, build_credential
 from reconciler.graph.backend import GraphBackend
 from reconciler.graph.transport import GRAPH_V1, GraphHttp
@@ -42,10 +42,14 @@ class Target:
 
 
 @contextlib.asynccontextmanager
-async def open_backend(target: Target, *, clock: Clock, save_state: bool = False,
+async def open_backend(target: Target, *, clock: Clock | None = None,
+                       save_state: bool = False,
                        **backend_options: Any) -> AsyncIterator[GraphBackend]:
     """Yield a `GraphBackend` for `target`; closes it (and saves the emulator tenant when
     `save_state`) on exit. Extra keyword arguments go to `GraphBackend` (e.g. `sleep`).
+
+    `clock` None: the emulator keeps its tenant file's own clock (`now:` in the file, else
+    the system clock); other targets use the system clock. `backend.clock` is the one used.
 
     Raises `ValueError` for an incomplete target and `CredentialConfigError` for a credential
     that cannot be built.
@@ -59,6 +63,7 @@ async def open_backend(target: Target, *, clock: Clock, save_state: bool = False
         from reconciler.emulator.tenant import Tenant
 
         tenant = Tenant.from_fixture(target.emulator_file, clock=clock)
+        clock = tenant.clock
         transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=create_app(tenant))
         http = GraphHttp(EMULATOR_BASE, AnonymousAuthenticationProvider(), transport)
     elif target.kind == "url":
@@ -77,7 +82,7 @@ async def open_backend(target: Target, *, clock: Clock, save_state: bool = False
     else:
         raise ValueError(f"unknown target kind {target.kind!r}")
 
-    backend = GraphBackend(http, clock=clock, tenant=tenant, credential=credential,
+    backend = GraphBackend(http, clock=clock or SystemClock(), tenant=tenant, credential=credential,
                            **backend_options)
     try:
         yield backend

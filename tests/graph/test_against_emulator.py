@@ -403,3 +403,11 @@ async def test_role_assignment_exists_after_a_retry_means_verify(tmp_path: Path)
         assert len(pim_rows(backend.tenant, "alex@contoso.example")) == 1
     assert result.outcome == "applied" and result.verified and result.attempts == 2
     assert [e.status for e in top_level(backend.tenant) if e.method == "POST"] == [503, 400]
+
+
+async def test_without_a_clock_the_emulator_keeps_its_file_clock(tmp_path: Path) -> None:
+    path = tmp_path / "tenant.yaml"
+    path.write_text(yaml.safe_dump(base_fixture(now="2027-03-04T05:06:07Z")))
+    async with open_backend(Target(kind="emulator", emulator_file=str(path))) as backend:
+        assert backend.clock.now() == datetime(2027, 3, 4, 5, 6, 7, tzinfo=UTC)
+        assert backend.tenant.clock is backend.clock
