@@ -70,18 +70,49 @@ def small_fixture() -> dict[str, Any]:
             },
         ],
         "schedules": [
-            {"group": "grp-app", "access": "member", "kind": "eligible",
-             "principal": "alex@contoso.example", "created": "-P20D", "end": "P10D"},
-            {"group": "grp-app", "access": "member", "kind": "active",
-             "principal": "sam@contoso.example", "created": "-P1D", "end": "P29D"},
-            {"group": "grp-app", "access": "member", "kind": "active",
-             "principal": "alex@contoso.example", "created": "-PT1H", "end": "PT7H",
-             "assignmentType": "activated"},
-            {"group": "grp-app", "access": "owner", "kind": "eligible",
-             "principal": "deploy-pipeline", "created": "-P1D", "start": "P2D", "end": "P30D"},
-            {"group": "grp-app", "access": "member", "kind": "eligible",
-             "principal": "kim@contoso.example", "created": "-P2D", "end": "P20D",
-             "memberType": "group"},
+            {
+                "group": "grp-app",
+                "access": "member",
+                "kind": "eligible",
+                "principal": "alex@contoso.example",
+                "created": "-P20D",
+                "end": "P10D",
+            },
+            {
+                "group": "grp-app",
+                "access": "member",
+                "kind": "active",
+                "principal": "sam@contoso.example",
+                "created": "-P1D",
+                "end": "P29D",
+            },
+            {
+                "group": "grp-app",
+                "access": "member",
+                "kind": "active",
+                "principal": "alex@contoso.example",
+                "created": "-PT1H",
+                "end": "PT7H",
+                "assignmentType": "activated",
+            },
+            {
+                "group": "grp-app",
+                "access": "owner",
+                "kind": "eligible",
+                "principal": "deploy-pipeline",
+                "created": "-P1D",
+                "start": "P2D",
+                "end": "P30D",
+            },
+            {
+                "group": "grp-app",
+                "access": "member",
+                "kind": "eligible",
+                "principal": "kim@contoso.example",
+                "created": "-P2D",
+                "end": "P20D",
+                "memberType": "group",
+            },
         ],
     }
 
@@ -115,8 +146,14 @@ def sdk_client(
     return GraphServiceClient(request_adapter=adapter)
 
 
-def body_for(tenant: Tenant, principal: str, group: str, action: str = "adminAssign",
-             access: str = "member", **extra: Any) -> dict[str, Any]:
+def body_for(
+    tenant: Tenant,
+    principal: str,
+    group: str,
+    action: str = "adminAssign",
+    access: str = "member",
+    **extra: Any,
+) -> dict[str, Any]:
     """A raw request body (camelCase, as the docs send it)."""
     body: dict[str, Any] = {
         "accessId": access,

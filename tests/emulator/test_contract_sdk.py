@@ -58,7 +58,9 @@ def _elig_config(filter_: str) -> RequestConfiguration[Any]:
     return RequestConfiguration(query_parameters=q)
 
 
-def _assign_request(tenant: Tenant, duration: Any) -> PrivilegedAccessGroupEligibilityScheduleRequest:
+def _assign_request(
+    tenant: Tenant, duration: Any
+) -> PrivilegedAccessGroupEligibilityScheduleRequest:
     return PrivilegedAccessGroupEligibilityScheduleRequest(
         access_id=PrivilegedAccessGroupRelationships.Member,
         principal_id=tenant.id_of("kim@contoso.example"),
@@ -67,7 +69,9 @@ def _assign_request(tenant: Tenant, duration: Any) -> PrivilegedAccessGroupEligi
         justification="declared in git",
         schedule_info=RequestSchedule(
             start_date_time=NOW,
-            expiration=ExpirationPattern(type=ExpirationPatternType.AfterDuration, duration=duration),
+            expiration=ExpirationPattern(
+                type=ExpirationPatternType.AfterDuration, duration=duration
+            ),
         ),
         ticket_info=TicketInfo(ticket_number="CHG-1", ticket_system="ServiceNow"),
     )
@@ -105,7 +109,9 @@ def test_assignment_instances_parse_typed_and_skip_future(tenant: Tenant) -> Non
         q = AssignmentScheduleInstancesRequestBuilder.AssignmentScheduleInstancesRequestBuilderGetQueryParameters(  # noqa: E501
             filter=f"groupId eq '{gid}'"
         )
-        active = await group.assignment_schedule_instances.get(RequestConfiguration(query_parameters=q))
+        active = await group.assignment_schedule_instances.get(
+            RequestConfiguration(query_parameters=q)
+        )
         elig = await group.eligibility_schedule_instances.get(
             RequestConfiguration(query_parameters=q)
         )

@@ -40,15 +40,23 @@ def code_of(answer: tuple[int, dict[str, Any]]) -> tuple[int, str]:
 
 
 def test_assign_answers_201_provisioned_with_schedule_id_from_request_id(tenant: Tenant) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app", scheduleInfo=after_duration(
-        "P30D", "2026-01-01T00:00:00Z"), **{"@odata.type": "#microsoft.graph.x"})
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        scheduleInfo=after_duration("P30D", "2026-01-01T00:00:00Z"),
+        **{"@odata.type": "#microsoft.graph.x"},
+    )
     status, created = post(tenant, ELIG, body)
     assert status == 201
     assert created["status"] == "Provisioned"
     assert created["action"] == "adminAssign"
     assert created["scheduleInfo"]["startDateTime"] == "2026-12-01T12:00:00.0000000Z"
     assert created["scheduleInfo"]["expiration"] == {
-        "type": "afterDuration", "endDateTime": None, "duration": "P30D"}
+        "type": "afterDuration",
+        "endDateTime": None,
+        "duration": "P30D",
+    }
     gid = tenant.id_of("grp-app")
     assert created["targetScheduleId"] == f"{gid}_member_{created['id']}"
     status, schedule = get(tenant, f"{PAG}/eligibilitySchedules/{created['targetScheduleId']}")
@@ -59,9 +67,16 @@ def test_assign_answers_201_provisioned_with_schedule_id_from_request_id(tenant:
 
 
 def test_enum_values_are_read_without_regard_to_case(tenant: Tenant) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app", action="AdminAssign",
-                    access="Member", scheduleInfo={"expiration": {
-                        "type": "AfterDateTime", "endDateTime": "2027-01-01T00:00:00Z"}})
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        action="AdminAssign",
+        access="Member",
+        scheduleInfo={
+            "expiration": {"type": "AfterDateTime", "endDateTime": "2027-01-01T00:00:00Z"}
+        },
+    )
     status, created = post(tenant, ELIG, body)
     assert status == 201
     assert (created["action"], created["accessId"]) == ("adminAssign", "member")
@@ -76,8 +91,13 @@ def test_assign_over_existing_is_role_assignment_exists(tenant: Tenant) -> None:
 def test_remove_or_update_of_missing_is_does_not_exist(tenant: Tenant) -> None:
     remove = body_for(tenant, "kim@contoso.example", "grp-app", action="adminRemove")
     assert code_of(post(tenant, ELIG, remove)) == (400, "RoleAssignmentDoesNotExist")
-    update = body_for(tenant, "kim@contoso.example", "grp-app", action="adminUpdate",
-                      scheduleInfo=after_duration("P30D"))
+    update = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        action="adminUpdate",
+        scheduleInfo=after_duration("P30D"),
+    )
     assert code_of(post(tenant, ELIG, update)) == (400, "RoleAssignmentDoesNotExist")
     # an activation is not a direct assigned row: removing "it" finds nothing to remove
     activated = body_for(tenant, "alex@contoso.example", "grp-app", action="adminRemove")
@@ -85,35 +105,53 @@ def test_remove_or_update_of_missing_is_does_not_exist(tenant: Tenant) -> None:
 
 
 def test_remove_answers_revoked_and_deletes(tenant: Tenant) -> None:
-    status, answer = post(tenant, ELIG, body_for(tenant, "alex@contoso.example", "grp-app",
-                                                 action="adminRemove"))
+    status, answer = post(
+        tenant, ELIG, body_for(tenant, "alex@contoso.example", "grp-app", action="adminRemove")
+    )
     assert (status, answer["status"]) == (201, "Revoked")
     gid = tenant.id_of("grp-app")
     _, listed = get(tenant, f"{PAG}/eligibilitySchedules", **{"$filter": f"groupId eq '{gid}'"})
     assert tenant.id_of("alex@contoso.example") not in {
-        r["principalId"] for r in listed["value"] if r["memberType"] == "Direct"}
+        r["principalId"] for r in listed["value"] if r["memberType"] == "Direct"
+    }
     assert tenant.accepted_writes() == 1
 
 
 @pytest.mark.parametrize("duration", ["PT4M", "PT299S"])
 def test_duration_under_five_minutes_is_too_short(tenant: Tenant, duration: str) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app", justification="x",
-                    scheduleInfo=after_duration(duration))
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        justification="x",
+        scheduleInfo=after_duration(duration),
+    )
     status, answer = post(tenant, ASSIGN, body)
     assert (status, answer["error"]["code"]) == (400, "ActiveDurationTooShort")
     assert "Miniumum Required is 5 minutes" in answer["error"]["message"]
 
 
 def test_remove_and_update_within_five_minutes(tenant: Tenant, clock: FixedClock) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app", justification="x",
-                    scheduleInfo=after_duration("P10D"))
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        justification="x",
+        scheduleInfo=after_duration("P10D"),
+    )
     status, created = post(tenant, ASSIGN, body)
     assert status == 201
     clock.advance(timedelta(minutes=4, seconds=59))
     remove = body_for(tenant, "kim@contoso.example", "grp-app", action="adminRemove")
     assert code_of(post(tenant, ASSIGN, remove)) == (400, "ActiveDurationTooShort")
-    update = body_for(tenant, "kim@contoso.example", "grp-app", action="adminUpdate",
-                      justification="x", scheduleInfo=after_duration("P20D"))
+    update = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        action="adminUpdate",
+        justification="x",
+        scheduleInfo=after_duration("P20D"),
+    )
     assert code_of(post(tenant, ASSIGN, update)) == (400, "ActiveDurationTooShort")
     clock.advance(timedelta(seconds=1))
     status, updated = post(tenant, ASSIGN, update)
@@ -129,46 +167,74 @@ def test_remove_and_update_within_five_minutes(tenant: Tenant, clock: FixedClock
 @pytest.mark.parametrize("action", ["adminExtend", "adminRenew"])
 def test_extend_and_renew_change_end_in_place(tenant: Tenant, action: str) -> None:
     sam = tenant.id_of("sam@contoso.example")
-    before = next(s for s in tenant.schedules.values()
-                  if s.principal_id == sam and s.kind == "active")
-    body = body_for(tenant, "sam@contoso.example", "grp-app", action=action,
-                    justification="x", scheduleInfo=after_duration("P60D"))
+    before = next(
+        s for s in tenant.schedules.values() if s.principal_id == sam and s.kind == "active"
+    )
+    body = body_for(
+        tenant,
+        "sam@contoso.example",
+        "grp-app",
+        action=action,
+        justification="x",
+        scheduleInfo=after_duration("P60D"),
+    )
     status, answer = post(tenant, ASSIGN, body)
     assert (status, answer["targetScheduleId"]) == (201, before.id)
     assert tenant.schedules[before.id].end == NOW + timedelta(days=60)
 
 
 def test_policy_expiration_rule_permanent_and_too_long(tenant: Tenant) -> None:
-    permanent = body_for(tenant, "kim@contoso.example", "grp-app",
-                         scheduleInfo={"expiration": {"type": "noExpiration"}})
+    permanent = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        scheduleInfo={"expiration": {"type": "noExpiration"}},
+    )
     status, answer = post(tenant, ELIG, permanent)
     assert (status, answer["error"]["code"]) == (400, "RoleAssignmentRequestPolicyValidationFailed")
     assert answer["error"]["message"] == 'The following policy rules failed: ["ExpirationRule"]'
-    too_long = body_for(tenant, "kim@contoso.example", "grp-app",
-                        scheduleInfo=after_duration("P366D"))
+    too_long = body_for(
+        tenant, "kim@contoso.example", "grp-app", scheduleInfo=after_duration("P366D")
+    )
     assert code_of(post(tenant, ELIG, too_long)) == (
-        400, "RoleAssignmentRequestPolicyValidationFailed")
+        400,
+        "RoleAssignmentRequestPolicyValidationFailed",
+    )
     # exactly the maximum is allowed
-    assert post(tenant, ELIG, body_for(tenant, "kim@contoso.example", "grp-app",
-                                       scheduleInfo=after_duration("P365D")))[0] == 201
+    assert (
+        post(
+            tenant,
+            ELIG,
+            body_for(
+                tenant, "kim@contoso.example", "grp-app", scheduleInfo=after_duration("P365D")
+            ),
+        )[0]
+        == 201
+    )
 
 
 def test_policy_allows_permanent_where_configured(tenant: Tenant) -> None:
-    permanent = body_for(tenant, "kim@contoso.example", "grp-open",
-                         scheduleInfo={"expiration": {"type": "noExpiration"}})
+    permanent = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-open",
+        scheduleInfo={"expiration": {"type": "noExpiration"}},
+    )
     status, answer = post(tenant, ASSIGN, permanent)
     assert (status, answer["scheduleInfo"]["expiration"]["type"]) == (201, "noExpiration")
 
 
 def test_policy_justification_and_ticketing_rules(tenant: Tenant) -> None:
-    no_reason = body_for(tenant, "kim@contoso.example", "grp-app",
-                         scheduleInfo=after_duration("P30D"))
-    status, answer = post(tenant, ASSIGN, no_reason)
+    no_reason = body_for(
+        tenant, "kim@contoso.example", "grp-app", scheduleInfo=after_duration("P30D")
+    )
+    _status, answer = post(tenant, ASSIGN, no_reason)
     assert answer["error"]["message"] == 'The following policy rules failed: ["JustificationRule"]'
     # eligibility requests use Enablement_Admin_Eligibility (empty by default)
     assert post(tenant, ELIG, no_reason)[0] == 201
-    no_ticket = body_for(tenant, "kim@contoso.example", "grp-ticket",
-                         scheduleInfo=after_duration("P30D"))
+    no_ticket = body_for(
+        tenant, "kim@contoso.example", "grp-ticket", scheduleInfo=after_duration("P30D")
+    )
     _, answer = post(tenant, ASSIGN, no_ticket)
     assert answer["error"]["message"] == 'The following policy rules failed: ["TicketingRule"]'
     with_ticket = dict(no_ticket, ticketInfo={"ticketNumber": "CHG-9", "ticketSystem": "SN"})
@@ -177,10 +243,17 @@ def test_policy_justification_and_ticketing_rules(tenant: Tenant) -> None:
 
 def test_policy_per_access_id(tenant: Tenant) -> None:
     # grp-open relaxes only the member policy; owner keeps the defaults
-    permanent = body_for(tenant, "kim@contoso.example", "grp-open", access="owner",
-                         scheduleInfo={"expiration": {"type": "noExpiration"}})
+    permanent = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-open",
+        access="owner",
+        scheduleInfo={"expiration": {"type": "noExpiration"}},
+    )
     assert code_of(post(tenant, ELIG, permanent)) == (
-        400, "RoleAssignmentRequestPolicyValidationFailed")
+        400,
+        "RoleAssignmentRequestPolicyValidationFailed",
+    )
 
 
 @pytest.mark.parametrize("duration", ["P6M", "P1Y", "P2W"])
@@ -190,8 +263,9 @@ def test_month_year_week_durations_are_invalid(tenant: Tenant, duration: str) ->
 
 
 def test_python_timedelta_text_is_bad_request(tenant: Tenant) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app",
-                    scheduleInfo=after_duration("90 days, 0:00:00"))
+    body = body_for(
+        tenant, "kim@contoso.example", "grp-app", scheduleInfo=after_duration("90 days, 0:00:00")
+    )
     assert code_of(post(tenant, ELIG, body)) == (400, "BadRequest")
     assert tenant.schedules and tenant.accepted_writes() == 0
 
@@ -213,8 +287,12 @@ def test_unknown_principal_and_group(tenant: Tenant) -> None:
 
 
 def test_future_start_has_schedule_but_no_instance(tenant: Tenant, clock: FixedClock) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app",
-                    scheduleInfo=after_duration("P30D", "2026-12-03T00:00:00Z"))
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        scheduleInfo=after_duration("P30D", "2026-12-03T00:00:00Z"),
+    )
     status, created = post(tenant, ELIG, body)
     assert (status, created["status"]) == (201, "ScheduleCreated")
     kim = tenant.id_of("kim@contoso.example")
@@ -231,7 +309,9 @@ def test_schedule_lists_need_group_or_principal_filter(tenant: Tenant) -> None:
     assert code_of(get(tenant, f"{PAG}/eligibilitySchedules")) == (400, "BadRequest")
     only_status = {"$filter": "status eq 'Provisioned'"}
     assert code_of(get(tenant, f"{PAG}/assignmentScheduleInstances", **only_status)) == (
-        400, "BadRequest")
+        400,
+        "BadRequest",
+    )
     # requests without a filter: 200 and empty (app-only, reference 1.2)
     status, answer = get(tenant, f"{PAG}/eligibilityScheduleRequests")
     assert (status, answer["value"]) == (200, [])
@@ -243,8 +323,10 @@ def test_filter_spellings(tenant: Tenant, name: str) -> None:
 
     async def go() -> Any:
         async with raw_client(tenant) as client:
-            url = f"{PAG}/assignmentSchedules?{name}=groupId%20eq%20%27{gid}%27" \
-                  "%20and%20assignmentType%20eq%20%27Assigned%27"
+            url = (
+                f"{PAG}/assignmentSchedules?{name}=groupId%20eq%20%27{gid}%27"
+                "%20and%20assignmentType%20eq%20%27Assigned%27"
+            )
             return (await client.get(url)).json()
 
     rows = run(go())["value"]
@@ -261,8 +343,9 @@ def test_missing_permission_is_unknown_error_with_embedded_json(tenant: Tenant) 
     assert inner["errorCode"] == "PermissionScopeNotGranted"
     assert "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup" in inner["message"]
     gid = tenant.id_of("grp-app")
-    assert get(tenant, f"{PAG}/eligibilitySchedules",
-               **{"$filter": f"groupId eq '{gid}'"})[0] == 200
+    assert (
+        get(tenant, f"{PAG}/eligibilitySchedules", **{"$filter": f"groupId eq '{gid}'"})[0] == 200
+    )
     assert code_of(get(tenant, "/v1.0/users")) == (403, "Authorization_RequestDenied")
     tenant.granted_permissions.add("PrivilegedEligibilitySchedule.Remove.AzureADGroup")
     remove = body_for(tenant, "alex@contoso.example", "grp-app", action="adminRemove")
@@ -270,22 +353,29 @@ def test_missing_permission_is_unknown_error_with_embedded_json(tenant: Tenant) 
 
 
 def test_cancel_pending_request(tenant: Tenant) -> None:
-    body = body_for(tenant, "kim@contoso.example", "grp-app",
-                    scheduleInfo=after_duration("P30D", "2026-12-10T00:00:00Z"))
+    body = body_for(
+        tenant,
+        "kim@contoso.example",
+        "grp-app",
+        scheduleInfo=after_duration("P30D", "2026-12-10T00:00:00Z"),
+    )
     _, created = post(tenant, ELIG, body)
     status, _ = post(tenant, f"{ELIG}/{created['id']}/cancel", None)
     assert status == 204
     assert tenant.requests[created["id"]].status == "Canceled"
     assert created["targetScheduleId"] not in tenant.schedules
     assert code_of(post(tenant, f"{ELIG}/{created['id']}/cancel", None)) == (
-        400, "InvalidRoleAssignmentRequest")
+        400,
+        "InvalidRoleAssignmentRequest",
+    )
 
 
 def test_error_envelope_has_inner_error(tenant: Tenant) -> None:
     async def go() -> Any:
         async with raw_client(tenant) as client:
-            return await client.get("/v1.0/users/ghost@contoso.example",
-                                    headers={"client-request-id": "abc-123"})
+            return await client.get(
+                "/v1.0/users/ghost@contoso.example", headers={"client-request-id": "abc-123"}
+            )
 
     resp = run(go())
     inner = resp.json()["error"]["innerError"]
