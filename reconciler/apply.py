@@ -1,0 +1,314 @@
+"""Apply: carry out a plan's changes through the Graph adapter, safely, and report each one.
+
+Never does more than the plan says: a plan with errors is refused whole; each change re-checks
+PIM's five-minute rule against the clock just before it is sent; deferred changes are reported
+(or waited for, within a bound); each write is verified by the adapter before it counts; a
+failed change does not stop independent ones; a fatal error (authorisation, throttling
+deadline) stops the run cleanly and reports the rest as skipped. Changes run in the plan's
+phases (creates and renewals, then updates, then removals), each phase with bounded
+concurrency, and are reported in plan order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from reconciler.clock import Clock
+from reconciler.durations import format_instant
+from reconciler.graph.errors import GraphError
+from reconciler.plan import Action, Change, Plan
+
+FATAL_STATUSES = frozenset({401, 403})
+DEFAULT_CONCURRENCY = 8
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    """What happened to one change. `graph_code` / `request_id` come from Graph on failure."""
+
+    change: Change
+    outcome: Outcome
+    message: str = ""
+    request_id: str | None = None
+    graph_code: str | None = None
+    at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.change
+        return {
+            "outcome": str(self.outcome),
+            "message": self.message,
+            "request_id": self.request_id,
+            "graph_code": self.graph_code,
+            "at": format_instant(self.at) if self.at else None,
+            "action": str(c.action),
+            "graph_action": str(c.graph_action),
+            "group": c.group,
+            "group_id": c.group_id,
+            "access": str(c.access),
+            "kind": str(c.kind),
+            "principal": c.principal,
+            "principal_id": c.principal_id,
+            "not_before": format_instant(c.not_before) if c.not_before else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    """Per-change results in plan order, or `refused` with the reason nothing was written."""
+
+    results: tuple[ChangeResult, ...]
+    refused: str | None = None
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    def exit_code(self) -> int:
+        """format.md: 0 converged, 1 a change failed or the run was refused, 3 converged
+        except deferred changes."""
+        if self.refused or self.count(Outcome.FAILED) or self.count(Outcome.SKIPPED):
+            return 1
+        return 3 if self.count(Outcome.DEFERRED) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "refused": self.refused,
+            "summary": {str(o): self.count(o) for o in Outcome},
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+class Writer(Protocol):
+    """The narrow part of `GraphBackend` that apply needs."""
+
+    async def submit(self, change: Change) -> Any: ...
+
+    async def granted_permissions(self) -> frozenset[str] | None: ...
+
+
+Sleep = Callable[[float], Awaitable[None]]
+Progress = Callable[[ChangeResult], None]
+
+
+class AuditLog:
+    """Append-only JSONL: one line per change outcome (time, change, request id, outcome)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+
+    def write(self, result: ChangeResult) -> None:
+        with self._path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result.to_dict(), sort_keys=True) + "\n")
+            handle.flush()
+
+
+def refusal(plan: Plan, allow_removals: int | None = None) -> str | None:
+    """Why a plan must not be applied at all, or None. Errors refuse the plan whole; the safety
+    guards alone are passed when `allow_removals` names the exact number of removals."""
+    errors = list(plan.errors)
+    if allow_removals is not None and allow_removals == len(plan.removals):
+        errors = [p for p in errors if p not in plan.safety_errors]
+    if errors:
+        codes = sorted({str(p.code) for p in errors})
+        hint = ""
+        if any(p in plan.safety_errors for p in errors):
+            hint = f" (pass --allow-removals {len(plan.removals)} to pass the safety guards)"
+        return f"the plan has {len(errors)} error(s) ({', '.join(codes)}); nothing written{hint}"
+    return None
+
+
+async def execute(
+    plan: Plan,
+    writer: Writer,
+    clock: Clock,
+    *,
+    wait_deferred: timedelta | None = None,
+    sleep: Sleep = asyncio.sleep,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_result: Progress | None = None,
+    audit: AuditLog | None = None,
+    missing_permissions: Callable[[frozenset[str], Plan], list[str]] | None = None,
+    allow_removals: int | None = None,
+) -> ApplyReport:
+    """Apply `plan`'s changes through `writer`.
+
+    `wait_deferred` bounds how long to wait for deferred changes (None: report them as
+    deferred). `sleep` is injected so tests drive a fake clock. Never raises for Graph
+    failures: they are results.
+    """
+    reason = refusal(plan, allow_removals)
+    if reason:
+        return ApplyReport((), refused=reason)
+    if missing_permissions is not None:
+        granted = await writer.granted_permissions()
+        if granted is not None:
+            missing = missing_permissions(granted, plan)
+            if missing:
+                return ApplyReport(
+                    (),
+                    refused="the token lacks the Graph application "
+                    f"permission(s) {', '.join(missing)}; nothing written",
+                )
+
+    started = clock.now()
+    deadline = started + wait_deferred if wait_deferred else None
+    results: dict[int, ChangeResult] = {}
+    stop: list[str] = []
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    def record(index: int, result: ChangeResult) -> None:
+        results[index] = result
+        if audit:
+            audit.write(result)
+        if on_result:
+            on_result(result)
+
+    async def run_one(index: int, change: Change) -> None:
+        async with semaphore:
+            if stop:
+                record(
+                    index,
+                    ChangeResult(
+                        change,
+                        Outcome.SKIPPED,
+                        f"not sent: the run stopped ({stop[0]})",
+                        at=clock.now(),
+                    ),
+                )
+                return
+            record(index, await _send(writer, change, clock, stop))
+
+    indexed = list(enumerate(plan.changes))
+    due: list[tuple[int, Change]] = []
+    waiting: list[tuple[int, Change]] = []
+    for index, change in indexed:
+        if change.not_before and change.not_before > clock.now():
+            if deadline and change.not_before <= deadline:
+                waiting.append((index, change))
+            else:
+                record(
+                    index,
+                    ChangeResult(
+                        change,
+                        Outcome.DEFERRED,
+                        f"PIM refuses it until {format_instant(change.not_before)} (five-minute "
+                        "rule); the next run sends it",
+                        at=clock.now(),
+                    ),
+                )
+        else:
+            due.append((index, change))
+
+    for phase in (Action.CREATE, Action.UPDATE, Action.REMOVE):
+        batch = [
+            (i, c)
+            for i, c in due
+            if c.action is phase or (phase is Action.CREATE and c.action is Action.RENEW)
+        ]
+        await asyncio.gather(*(run_one(i, c) for i, c in batch))
+
+    for index, change in sorted(waiting, key=lambda item: item[1].not_before or started):
+        assert change.not_before is not None
+        remaining = (change.not_before - clock.now()).total_seconds()
+        if remaining > 0 and not stop:
+            await sleep(remaining + 1)
+        await run_one(index, change)
+
+    return ApplyReport(tuple(results[i] for i in sorted(results)))
+
+
+async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -> ChangeResult:
+    if change.not_before and change.not_before > clock.now():  # re-check just before sending
+        return ChangeResult(
+            change,
+            Outcome.DEFERRED,
+            f"not before {format_instant(change.not_before)}",
+            at=clock.now(),
+        )
+    try:
+        result = await writer.submit(change)
+    except GraphError as exc:
+        if exc.status in FATAL_STATUSES or exc.status == 429:
+            stop.append(f"{exc.code or exc.status}")
+        return ChangeResult(
+            change,
+            Outcome.FAILED,
+            str(exc),
+            request_id=exc.request_id,
+            graph_code=exc.code,
+            at=clock.now(),
+        )
+    error = getattr(result, "error", None)
+    if getattr(result, "outcome", None) == "applied":
+        return ChangeResult(
+            change,
+            Outcome.APPLIED,
+            "verified" if result.verified else "sent",
+            request_id=result.request_id,
+            at=clock.now(),
+        )
+    if error is not None and (error.status in FATAL_STATUSES or error.status == 429):
+        stop.append(f"{error.code or error.status}")
+    return ChangeResult(
+        change,
+        Outcome.FAILED,
+        str(error) if error else f"request status {result.status}",
+        request_id=getattr(result, "request_id", None) or (error.request_id if error else None),
+        graph_code=error.code if error else None,
+        at=clock.now(),
+    )
+
+
+def stale_reason(
+    saved: Plan, fresh: Plan, desired_digest: str, now: datetime, max_age: timedelta
+) -> str | None:
+    """Why a saved (reviewed) plan may no longer be applied, or None.
+
+    Refused when the desired files changed since it was made, when live state moved (the
+    fingerprint of the rows read differs), when it is past its `valid_until`, or older than
+    `max_age`.
+    """
+    if saved.desired_digest != desired_digest:
+        return "the desired files changed since the plan was made; plan again"
+    if saved.live_fingerprint != fresh.live_fingerprint:
+        moved = _moved(saved, fresh)
+        return (
+            "live PIM state changed since the plan was made"
+            + (f" ({moved})" if moved else "")
+            + "; plan again"
+        )
+    if saved.valid_until is not None and now >= saved.valid_until:
+        return f"the plan stopped being valid at {format_instant(saved.valid_until)}; plan again"
+    if now - saved.generated_at > max_age:
+        return (
+            f"the plan was made at {format_instant(saved.generated_at)}, more than "
+            f"{max_age} ago; plan again"
+        )
+    return None
+
+
+def _moved(saved: Plan, fresh: Plan) -> str:
+    """Name what differs between the reviewed changes and what a plan now would do."""
+    before = {(c.identity, c.action) for c in saved.changes}
+    after = {(c.identity, c.action) for c in fresh.changes}
+    names = {
+        (c.identity, c.action): f"{c.action} {c.kind} {c.access} {c.principal} in {c.group}"
+        for c in (*saved.changes, *fresh.changes)
+    }
+    parts = [f"no longer: {names[k]}" for k in sorted(before - after)]
+    parts += [f"now also: {names[k]}" for k in sorted(after - before)]
+    return "; ".join(parts[:5])

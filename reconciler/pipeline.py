@@ -1,0 +1,68 @@
+"""The read side of every command: desired state + a Graph backend + now -> `Plan`.
+
+config -> desired model -> (resolution, live state) -> plan. The only place that sequences the
+Graph adapter's reads for planning; the CLI stays thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from reconciler.clock import Clock, FixedClock
+from reconciler.graph.backend import GraphBackend
+from reconciler.graph.target import Target, open_backend
+from reconciler.live import LiveState, Resolution
+from reconciler.model import DesiredState
+from reconciler.plan import Plan
+from reconciler.planner import collect_principals, plan
+from reconciler.problems import Problem
+
+
+async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Resolution, LiveState]:
+    """Resolve every group and principal the files name, then read the live PIM state
+    (schedules and member/owner policies) of the groups that resolved to exactly one group.
+
+    Raises `reconciler.graph.errors.GraphError` when the tenant cannot be read completely.
+    """
+    group_refs = list(dict.fromkeys(g.group for g in desired.groups))
+    resolution = await backend.resolve(group_refs, collect_principals(desired))
+    group_ids = sorted(
+        {matches[0].id for matches in resolution.groups.values() if len(matches) == 1}
+    )
+    live = await backend.read(group_ids)
+    return resolution, live
+
+
+async def make_plan(
+    desired: DesiredState,
+    backend: GraphBackend,
+    now: datetime,
+    *,
+    allow_removals: int | None = None,
+) -> Plan:
+    """Read live state through `backend` and plan against it at `now` (UTC)."""
+    resolution, live = await read_state(desired, backend)
+    return plan(desired, resolution, live, now, allow_removals=allow_removals)
+
+
+def clock_for(now: datetime | None) -> Clock | None:
+    """`--now` pins the clock; without it the emulator keeps its tenant file's own clock
+    (None here) and real Graph gets the system clock (chosen in `open_backend`)."""
+    return FixedClock(now) if now else None
+
+
+async def build_plan(
+    desired: DesiredState,
+    config_problems: list[Problem],
+    target: Target,
+    now: datetime | None,
+    allow_removals: int | None = None,
+) -> Plan:
+    """Open the target, read, plan at the target's clock, and merge the config warnings."""
+    async with open_backend(target, clock=clock_for(now)) as backend:
+        at = backend.clock.now()
+        the_plan = await make_plan(desired, backend, at, allow_removals=allow_removals)
+    if config_problems:
+        the_plan = replace(the_plan, problems=the_plan.problems + tuple(config_problems))
+    return the_plan

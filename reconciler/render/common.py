@@ -1,0 +1,63 @@
+"""Wording shared by the renderers: lifetimes, relative times, change flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reconciler.durations import format_instant
+from reconciler.model import Access, Kind
+from reconciler.plan import Action, Change
+
+SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.REMOVE: "-"}
+
+
+def relative(when: datetime, now: datetime) -> str:
+    """ "in 3 days", "in 2 hours", "5 minutes ago" (rounded down)."""
+    seconds = (when - now).total_seconds()
+    future = seconds >= 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "now"
+
+
+def end_text(permanent: bool, end: datetime | None, now: datetime) -> str:
+    if permanent or end is None:
+        return "permanent"
+    return f"{format_instant(end)} ({relative(end, now)})"
+
+
+def lifetime_text(change: Change, now: datetime) -> str:
+    """`old -> new` for updates and renewals; the new lifetime for creates; the old for removes."""
+    old = end_text(change.old_permanent, change.old_end, now)
+    new = end_text(change.permanent, change.end, now)
+    if change.duration:
+        new += f" [rolling {change.duration}]"
+    if change.action is Action.CREATE:
+        text = new
+        if change.start:
+            text = f"from {format_instant(change.start)} to {text}"
+        return text
+    if change.action is Action.REMOVE:
+        return f"was {old}"
+    return f"{old} -> {new}"
+
+
+def flags(change: Change) -> list[str]:
+    """Review flags: owner grant, permanent grant, active grant, removal, deferral."""
+    out: list[str] = []
+    granting = change.action is not Action.REMOVE
+    if granting and change.access is Access.OWNER:
+        out.append("owner")
+    if granting and change.permanent:
+        out.append("permanent")
+    if granting and change.kind is Kind.ACTIVE:
+        out.append("active")
+    if change.action is Action.REMOVE:
+        out.append("removal")
+    if change.not_before:
+        out.append("deferred")
+    return out

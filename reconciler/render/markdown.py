@@ -1,0 +1,110 @@
+"""Plan as GitHub-flavoured markdown for a PR comment or job summary.
+
+GitHub refuses comments over 65,536 characters, so the text is cut at group boundaries
+below `LIMIT` with a note saying how much was left out.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from reconciler.durations import format_instant
+from reconciler.plan import Plan
+from reconciler.render.common import flags, lifetime_text
+
+LIMIT = 60_000
+COMMENT_MARKER = "<!-- pim-reconciler-plan -->"
+_FLAG_LABELS = {
+    "owner": "🔑 owner",
+    "permanent": "♾️ permanent",
+    "active": "⚡ active",
+    "removal": "🗑️ removal",
+    "deferred": "⏳ deferred",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
+    """A summary table, flags, per-group tables of changes, information and problems."""
+    now = plan.generated_at
+    s = plan.summary()
+    head = [COMMENT_MARKER, f"## {title}", ""]
+    verdict = (
+        "❌ **The plan has errors: apply will refuse it.**"
+        if plan.errors
+        else "✅ No changes."
+        if not plan.changes
+        else "Changes below need review."
+    )
+    head += [
+        verdict,
+        "",
+        "| create | renew | update | remove | deferred | errors | warnings |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {s['create']} | {s['renew']} | {s['update']} | {s['remove']} | {s['deferred']} "
+        f"| {s['errors']} | {s['warnings']} |",
+        "",
+    ]
+    flagged = defaultdict(int)
+    for change in plan.changes:
+        for flag in flags(change):
+            flagged[flag] += 1
+    if flagged:
+        head.append(
+            "Flags: " + ", ".join(f"{_FLAG_LABELS[f]} × {n}" for f, n in sorted(flagged.items()))
+        )
+        head.append("")
+    valid = f"; valid until {format_instant(plan.valid_until)}" if plan.valid_until else ""
+    head += [
+        f"<sub>generated {format_instant(now)}{valid}; checksum `{plan.checksum[:12]}`</sub>",
+        "",
+    ]
+
+    sections: list[str] = []
+    if plan.problems:
+        lines = ["### Problems", "", "| severity | code | where | message |", "|---|---|---|---|"]
+        for p in plan.problems:
+            lines.append(
+                f"| {p.severity} | `{p.code}` | `{_cell(p.where())}` | {_cell(p.message)} |"
+            )
+        sections.append("\n".join(lines) + "\n")
+    groups: dict[str, list] = defaultdict(list)
+    for change in plan.changes:
+        groups[change.group].append(change)
+    infos: dict[str, list] = defaultdict(list)
+    for item in plan.info:
+        infos[item.group or "(tenant)"].append(item)
+    for name in sorted(set(groups) | set(infos), key=str.lower):
+        lines = [f"### {name}", ""]
+        if groups.get(name):
+            lines += [
+                "| | action | kind | access | principal | lifetime | flags |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for c in groups[name]:
+                when = f" (not before {format_instant(c.not_before)})" if c.not_before else ""
+                lines.append(
+                    f"| {'⏳' if c.not_before else ''} | **{c.action}** | {c.kind} | {c.access} "
+                    f"| `{_cell(c.principal)}` ({c.principal_type}) "
+                    f"| {_cell(lifetime_text(c, now))}{when} "
+                    f"| {', '.join(_FLAG_LABELS[f] for f in flags(c))} |"
+                )
+            lines.append("")
+        for item in infos.get(name, []):
+            lines.append(f"- ℹ️ `{item.code}`: {_cell(item.message)}")
+        sections.append("\n".join(lines) + "\n")
+
+    out = "\n".join(head)
+    for i, section in enumerate(sections):
+        if len(out) + len(section) > LIMIT:
+            left = len(sections) - i
+            out += (
+                f"\n> ⚠️ Output truncated: {left} more section(s) left out to stay under "
+                "GitHub's comment limit. See the JSON plan artifact for everything.\n"
+            )
+            break
+        out += "\n" + section
+    return out

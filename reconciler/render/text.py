@@ -1,0 +1,103 @@
+"""Plan and problem output for a terminal (rich; colour only on a TTY)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rich.console import Console
+from rich.markup import escape
+
+from reconciler.durations import format_instant
+from reconciler.plan import Action, Plan
+from reconciler.problems import Problem, Severity
+from reconciler.render.common import SYMBOLS, lifetime_text
+
+_STYLE = {
+    Action.CREATE: "green",
+    Action.RENEW: "cyan",
+    Action.UPDATE: "yellow",
+    Action.REMOVE: "red",
+}
+_SEVERITY = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "blue"}
+
+
+def problem_line(problem: Problem) -> str:
+    """`file:line: code: message` (the validate format), with severity for warnings."""
+    label = "" if problem.severity is Severity.ERROR else f"{problem.severity}: "
+    return f"{problem.where()}: {label}{problem.code}: {problem.message}"
+
+
+def print_problems(console: Console, problems: tuple[Problem, ...] | list[Problem]) -> None:
+    for problem in problems:
+        console.print(
+            f"[{_SEVERITY[problem.severity]}]{escape(problem_line(problem))}[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary()
+    parts = [
+        f"{s['create']} to create",
+        f"{s['renew']} to renew",
+        f"{s['update']} to update",
+        f"{s['remove']} to remove",
+    ]
+    text = "Plan: " + ", ".join(parts)
+    if s["deferred"]:
+        text += f" ({s['deferred']} deferred)"
+    return text + f"; {s['errors']} errors, {s['warnings']} warnings"
+
+
+def render_plan(plan: Plan, console: Console) -> None:
+    """Grouped by group; one line per change: symbol, action, kind, access, principal (type),
+    lifetime old -> new as absolute UTC with a relative hint, deferral time."""
+    now = plan.generated_at
+    by_group = defaultdict(list)
+    for change in plan.changes:
+        by_group[(change.group, change.group_id)].append(change)
+    info_by_group = defaultdict(list)
+    for item in plan.info:
+        info_by_group[item.group].append(item)
+
+    console.print(f"[bold]{escape(summary_line(plan))}[/]", highlight=False)
+    valid = f", valid until {format_instant(plan.valid_until)}" if plan.valid_until else ""
+    console.print(f"generated at {format_instant(now)}{valid}", style="dim", highlight=False)
+    names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}, key=str.lower)
+    for name in names:
+        console.print()
+        ids = {gid for g, gid in by_group if g == name}
+        console.print(
+            f"[bold]{escape(name)}[/]" + (f" [dim]({', '.join(ids)})[/]" if ids else ""),
+            highlight=False,
+        )
+        for (group, _gid), changes in sorted(by_group.items()):
+            if group != name:
+                continue
+            for c in changes:
+                style = _STYLE[c.action]
+                deferred = (
+                    f"  [magenta]deferred until {format_instant(c.not_before)}[/]"
+                    if c.not_before
+                    else ""
+                )
+                console.print(
+                    f"  [{style}]{SYMBOLS[c.action]} {c.action:<6}[/] {c.kind:<8} {c.access:<6} "
+                    f"{escape(c.principal)} [dim]({c.principal_type})[/]  "
+                    f"{escape(lifetime_text(c, now))}{deferred}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                console.print(f"      [dim]{escape(c.reason)}[/]", highlight=False, soft_wrap=True)
+        for item in info_by_group.get(name, []):
+            console.print(
+                f"  [blue]i {item.code}[/] {escape(item.message)}", highlight=False, soft_wrap=True
+            )
+    orphan_info = info_by_group.get(None, [])
+    for item in orphan_info:
+        console.print(f"[blue]i {item.code}[/] {escape(item.message)}", highlight=False)
+    if plan.problems:
+        console.print()
+        console.print("[bold]Problems[/]")
+        print_problems(console, plan.problems)
