@@ -312,6 +312,22 @@ class _Builder:
         return out
 
 
+def _syntax_issue(exc: yaml.MarkedYAMLError, text: str) -> YamlIssue:
+    """Name the line where the parser gave up; when that is the end of the file (an unclosed
+    bracket or quote), name the line where the construct started instead."""
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and mark is not None and mark.index >= len(text.rstrip()):
+        mark = exc.context_mark
+    started = ""
+    if exc.context and exc.context_mark is not None:
+        started = f" (started at line {exc.context_mark.line + 1})"
+    reason = f"{exc.context}{started}: {exc.problem}" if exc.context else exc.problem
+    line = None
+    if mark is not None:  # at the end of the file: name its last line with content
+        line = min(mark.line + 1, text.rstrip().count("\n") + 1)
+    return YamlIssue(Code.YAML_SYNTAX, f"invalid YAML: {reason or 'cannot parse'}", line)
+
+
 def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> YamlDocument:
     """Parse one YAML document from `text` (an empty stream gives `data=None`).
 
@@ -342,17 +358,7 @@ def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> YamlDocument:
         except _Stop as stop:
             raise YamlError([stop.issue]) from None
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            reason = " ".join(x for x in (exc.context, exc.problem) if x) or "invalid YAML"
-            raise YamlError(
-                [
-                    YamlIssue(
-                        Code.YAML_SYNTAX,
-                        f"invalid YAML: {reason}",
-                        mark.line + 1 if mark else None,
-                    )
-                ]
-            ) from None
+            raise YamlError([_syntax_issue(exc, text)]) from None
         except yaml.reader.ReaderError as exc:  # control characters and the like
             line = text.count("\n", 0, exc.position) + 1 if exc.position is not None else None
             raise YamlError(

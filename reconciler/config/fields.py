@@ -87,14 +87,21 @@ def read_principal(report: FileReport, value: Any, path: Path_) -> PrincipalRef 
     return None
 
 
-def read_instant(report: FileReport, value: Any, path: Path_, what: str) -> datetime | None:
+def read_instant(
+    report: FileReport, value: Any, path: Path_, what: str, *, principal: str | None = None
+) -> datetime | None:
     """An ISO 8601 time with a zone, as aware UTC; a calendar-invalid one is `schema`."""
     if not isinstance(value, str) or not INSTANT.match(value):
         return None  # reported by the schema pass
     try:
         return parse_instant(value)
     except ValueError:
-        report.add(Code.SCHEMA, f"{what}: '{value}' is not a valid date and time", path)
+        report.add(
+            Code.SCHEMA,
+            f"{what}: '{value}' is not a valid date and time",
+            path,
+            principal=principal,
+        )
         return None
 
 
@@ -128,7 +135,11 @@ def read_lifetime(
     """The lifetime an entry (or a settings default) states. Returns (lifetime, stated):
     `stated` is True when any lifetime key is present, even if it was invalid (a problem is
     then recorded and lifetime is None). More than one key is `lifetime_conflict`."""
-    present = [k for k in LIFETIME_KEYS if k in entry]
+    # in file order, so a conflict is reported at the key that came second
+    present = sorted(
+        (k for k in LIFETIME_KEYS if k in entry),
+        key=lambda k: report.line((*path, k), key=True) or 0,
+    )
     if not present:
         return None, False
     if len(present) > 1:
@@ -145,7 +156,7 @@ def read_lifetime(
     if key == "permanent":
         return (Lifetime.permanent() if value is True else None), True
     if key == "until":
-        until = read_instant(report, value, (*path, key), "until")
+        until = read_instant(report, value, (*path, key), "until", principal=principal)
         return (Lifetime.fixed(until) if until else None), True
     delta = read_duration(report, value, (*path, key), principal=principal)
     return (Lifetime.rolling(delta, value) if delta is not None else None), True

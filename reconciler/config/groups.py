@@ -137,7 +137,7 @@ def _read_entry(
                 path,
                 principal=who,
             )
-    start = read_instant(report, entry.get("start"), (*path, "start"), "start")
+    start = read_instant(report, entry.get("start"), (*path, "start"), "start", principal=who)
     if start and lifetime and lifetime.until and lifetime.until <= start:
         report.add(
             Code.SCHEMA,

@@ -97,6 +97,10 @@ def load_desired(root: str | Path) -> tuple[DesiredState | None, list[Problem]]:
 
     # settings first: group files need its defaults
     ordered = sorted(files, key=lambda rel: rel != SETTINGS_FILE)
+    if SETTINGS_FILE in files:
+        # until the settings file is read, its defaults are unknown: an unreadable settings
+        # file must not turn into a lifetime_missing on every entry relying on a default
+        defaults_stated = frozenset(Kind)
     for rel in ordered:
         report = FileReport(_display(root_text, rel))
         reports.append(report)
