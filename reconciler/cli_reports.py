@@ -1,0 +1,150 @@
+"""`drift` and `export` commands: thin wiring of the shared CLI helpers to
+`reconciler.drift` / `reconciler.render.drift` and `reconciler.export`.
+
+Registered on `reconciler.cli.cli` as `drift` and `export`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+
+from reconciler.cli import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Context,
+    load_or_exit,
+    make_target,
+    run_graph,
+    stderr,
+    stdout,
+    target_options,
+)
+from reconciler.drift import DriftReport, classify
+from reconciler.durations import DurationError, parse_duration
+from reconciler.graph.target import Target, open_backend
+from reconciler.model import DesiredState
+from reconciler.pipeline import clock_for, read_state
+from reconciler.planner import plan
+from reconciler.problems import Problem
+from reconciler.render.drift import (
+    render_drift_json,
+    render_drift_markdown,
+    render_drift_text,
+)
+from reconciler.render.text import print_problems
+
+
+def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+async def build_drift(desired: DesiredState, config_problems: list[Problem], target: Target,
+                      now: datetime | None, expiring_within: timedelta) -> DriftReport:
+    """Open the target, read, plan and classify at the target's clock (`now` pins it);
+    config warnings are added to the report's problems. Raises `GraphError`."""
+    async with open_backend(target, clock=clock_for(now)) as backend:
+        at = backend.clock.now()
+        resolution, live = await read_state(desired, backend)
+    the_plan = plan(desired, resolution, live, at)
+    report = classify(desired, resolution, live, the_plan, at, expiring_within)
+    if config_problems:
+        report = replace(report, problems=report.problems + tuple(config_problems))
+    return report
+
+
+@click.command("drift")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@target_options
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("--expiring-within", default="P14D", show_default=True, callback=_window,
+              metavar="DURATION", help="Report assignments ending within this ISO 8601 "
+              "duration as expiring soon (reported, not drift).")
+@click.pass_obj
+def drift_command(obj: Context, directory: str, emulator_file: str | None,
+                  graph_url: str | None, tenant: str | None, credential: str, fmt: str,
+                  expiring_within: timedelta) -> None:
+    """Report how live PIM state departs from DIRECTORY (read-only).
+
+    Classes: out of band, missing, lifetime changed, renewal due, pending deferrals (drift);
+    expiring soon and information (reported, not drift).
+    Exit 0: no drift; 2: drift; 1: error.
+    """
+    state, problems = load_or_exit(directory, fmt)
+    target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
+    report = run_graph(build_drift(state, problems, target, obj.now, expiring_within))
+    if fmt == "json":
+        click.echo(render_drift_json(report))
+    elif fmt == "markdown":
+        click.echo(render_drift_markdown(report))
+    else:
+        render_drift_text(report, stdout())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(render_drift_markdown(report) + "\n")
+    sys.exit(report.exit_code())
+
+
+@click.command("export")
+@target_options
+@click.option("--group", "groups", multiple=True, metavar="NAME_OR_ID",
+              help="A group to export (display name or object id); repeat for more.")
+@click.option("--all-managed", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="Export every group the desired-state directory DIR declares.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Write DIR/groups/<slug>.yaml here.")
+@click.option("--force", is_flag=True, help="Overwrite existing group files.")
+@click.option("--schema-ref", metavar="PATH_OR_URL",
+              help="$schema of the modeline (default: the relative path from DIR/groups to "
+                   "./schemas/assignments.schema.json).")
+@click.pass_obj
+def export_command(obj: Context, emulator_file: str | None, graph_url: str | None,
+                   tenant: str | None, credential: str, groups: tuple[str, ...],
+                   all_managed: str | None, out_dir: str, force: bool,
+                   schema_ref: str | None) -> None:
+    """Write group files in the canonical format from live PIM state (adoption).
+
+    A `plan` on the written files right after plans nothing. Exit 0: written; 1: a group
+    could not be exported or a file exists (nothing is written then).
+    """
+    from reconciler.export import collect, default_schema_ref, write_exports
+
+    if bool(groups) == bool(all_managed):
+        raise click.UsageError("give --group NAME_OR_ID (repeatable) or --all-managed DIR")
+    settings_tenant = None
+    refs = list(groups)
+    if all_managed:
+        state, _problems = load_or_exit(all_managed)
+        refs = [g.group for g in state.groups]
+        settings_tenant = state.settings.tenant
+    target = make_target(emulator_file, graph_url, tenant, credential, settings_tenant)
+
+    async def run() -> tuple[list, list[Problem]]:
+        async with open_backend(target, clock=clock_for(obj.now)) as backend:
+            return await collect(backend, refs, backend.clock.now())
+
+    exported, problems = run_graph(run())
+    if problems:
+        print_problems(stderr(), problems)
+    if any(p.is_error for p in problems):
+        click.echo("export: nothing written", err=True)
+        sys.exit(EXIT_ERROR)
+    ref = schema_ref if schema_ref is not None else default_schema_ref(out_dir)
+    try:
+        paths = write_exports(exported, out_dir, schema_ref=ref, force=force)
+    except FileExistsError as exc:
+        click.echo(f"error: would overwrite {exc}; pass --force to replace", err=True)
+        sys.exit(EXIT_ERROR)
+    for path in paths:
+        click.echo(str(Path(path)))
+    sys.exit(EXIT_OK)
