@@ -393,6 +393,9 @@ def _register() -> None:
     from reconciler.emulator.cli import emulator
 
     cli.add_command(emulator)
+    from reconciler.cli_reports import drift_command, export_command
+    cli.add_command(drift_command)
+    cli.add_command(export_command)
 
 
 _register()
