@@ -189,12 +189,17 @@ def make_target(
 
 def run_graph(coro: Any) -> Any:
     """Run an async Graph operation; Graph failures become a one-line error and exit 1."""
+    from reconciler.graph.auth import CredentialConfigError
     from reconciler.graph.errors import GraphError
+    from reconciler.graph.target import TargetError
 
     try:
         return asyncio.run(coro)
     except GraphError as exc:
         click.echo(f"error: Microsoft Graph: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except (TargetError, CredentialConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
 
 

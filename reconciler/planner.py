@@ -34,7 +34,13 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Change, GraphAction, Info, Plan
 from reconciler.problems import Code, Problem, Severity
-from reconciler.rules import SAME_INSTANT, not_before, policy_problems, time_problems
+from reconciler.rules import (
+    SAME_INSTANT,
+    change_anchor,
+    not_before,
+    policy_problems,
+    time_problems,
+)
 
 EXTEND_WINDOW = timedelta(days=14)
 """PIM offers `adminExtend` for assignments that expire within 14 days; further out a lifetime
@@ -447,7 +453,7 @@ def _in_sync(
     if lifetime.type is LifetimeType.DURATION and row.end is not None:
         assert lifetime.duration is not None
         ctx.expiries.append(row.end - ctx.desired.settings.defaults.renew_before)
-        live_length = row.end - row.start if row.start else None
+        live_length = _granted_length(row, ctx.now)
         if live_length is not None and lifetime.duration > live_length + SAME_INSTANT:
             ctx.info.append(
                 Info(
@@ -464,7 +470,7 @@ def _in_sync(
         policy,
         entry.kind,
         permanent=permanent,  # type: ignore[arg-type]
-        length=(row.end - row.start) if (row.end and row.start) else None,
+        length=_granted_length(row, ctx.now),
         justification="in sync",
         ticket=True,
         where=where,
@@ -477,6 +483,14 @@ def _in_sync(
             f"current policy would refuse it ({judged[0].message}); it is left as is",
             **where,
         )
+
+
+def _granted_length(row: LiveSchedule, now: datetime) -> timedelta | None:
+    """The lifetime the last write granted: end minus the time it was made or changed."""
+    anchor = change_anchor(row, now)
+    if row.end is None or anchor is None:
+        return None
+    return row.end - anchor
 
 
 def _shortens(row: LiveSchedule, permanent: bool, end: datetime | None) -> bool:

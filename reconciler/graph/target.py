@@ -16,18 +16,31 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import yaml
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 
-from reconciler.clock import Clock, SystemClock
+from reconciler.clock import Clock, FixedClock, SystemClock
 from reconciler.graph.auth import GRAPH_SCOPE, build_credential
 from reconciler.graph.backend import GraphBackend
 from reconciler.graph.transport import GRAPH_V1, GraphHttp
 
 EMULATOR_BASE = "http://emulator.invalid/v1.0"
+
+
+class TargetError(ValueError):
+    """The target cannot be opened (e.g. an unreadable or malformed tenant file)."""
+
+
+def _advance(clock: FixedClock) -> Any:
+    async def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=max(0.0, seconds)))
+
+    return sleep
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,10 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
         from reconciler.emulator.app import create_app
         from reconciler.emulator.tenant import Tenant
 
-        tenant = Tenant.from_fixture(target.emulator_file, clock=clock)
+        try:
+            tenant = Tenant.from_fixture(target.emulator_file, clock=clock)
+        except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+            raise TargetError(f"cannot load tenant file {target.emulator_file}: {exc}") from exc
         clock = tenant.clock
         transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=create_app(tenant))
         http = GraphHttp(EMULATOR_BASE, AnonymousAuthenticationProvider(), transport)
@@ -82,7 +98,13 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
     else:
         raise ValueError(f"unknown target kind {target.kind!r}")
 
-    backend = GraphBackend(http, clock=clock or SystemClock(), tenant=tenant, credential=credential,
+    clock = clock or SystemClock()
+    if isinstance(clock, FixedClock):
+        # A pinned clock (`--now`, or the tenant file's own `now`): waiting means moving it,
+        # so retries, Retry-After and replication lag play out in clock time, not real time.
+        backend_options.setdefault("sleep", _advance(clock))
+        backend_options.setdefault("timer", lambda: clock.now().timestamp())
+    backend = GraphBackend(http, clock=clock, tenant=tenant, credential=credential,
                            **backend_options)
     try:
         yield backend

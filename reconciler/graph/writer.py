@@ -134,7 +134,10 @@ class Writer:
         sent_at = self._clock.now()
         last: GraphError | None = None
         while True:
-            if attempts >= self._max_attempts:
+            throttled = last is not None and last.status == 429
+            if attempts >= self._max_attempts and not throttled:
+                # throttling is bounded by the retry window (honouring Retry-After), not by
+                # the attempt count: a 429 storm waits, it does not fail the change
                 return WriteResult("failed", error=last, attempts=attempts)
             attempts += 1
             sent_at = self._clock.now()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from reconciler.live import AssignmentType, MemberType
 from reconciler.model import Access, Kind, Lifetime, Mode
 from reconciler.plan import Action, GraphAction
 from reconciler.planner import plan
-from reconciler.problems import Code, Severity
+from reconciler.problems import Code, Problem, Severity
 
-from .builders import NOW, desired, entry, group, live, policy, rolling, row, user
+from .builders import NOW, desired, entry, group, live, policy, ref, rolling, row, user
 
 D = timedelta
 
@@ -200,11 +201,23 @@ def test_plan_order_creates_then_updates_then_removals():
 
 def test_unresolved_principal_withholds_removals_in_its_section():
     resolution, state = live(row(1, end=NOW + D(days=20)), users=range(1, 2))
+    resolution = replace(resolution, principals={**resolution.principals, ref(5): ()})
     g = group(entry(5, rolling("P30D")))
     p = plan(desired(g), resolution, state, NOW)
     assert codes(p) == ["principal_not_found"]
     assert p.changes == ()
     assert [i.code for i in p.info] == ["removal_withheld"]
+
+
+def test_refused_lookup_is_not_reported_as_not_found():
+    # the adapter leaves a principal out of the resolution when the lookup was refused (403);
+    # its permission_denied problem is the one reported, and nothing is removed for it
+    denied = Problem(Severity.ERROR, Code.PERMISSION_DENIED, "User.Read.All missing")
+    resolution, state = live(row(1, end=NOW + D(days=20)), users=range(1, 2))
+    resolution = replace(resolution, problems=(denied,))
+    p = plan(desired(group(entry(5, rolling("P30D")))), resolution, state, NOW)
+    assert codes(p) == ["permission_denied"]
+    assert p.changes == ()
 
 
 def test_next_renewal_information_when_duration_grows():
