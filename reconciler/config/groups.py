@@ -54,7 +54,12 @@ def read_group(
     group = group if isinstance(group, str) and group else None
     report.group = group
     mode_text = data.get("mode", Mode.AUTHORITATIVE.value)
-    mode = Mode(mode_text) if mode_text in Mode._value2member_map_ else Mode.AUTHORITATIVE
+    modes = {m.value: m for m in Mode}
+    mode = (
+        modes.get(mode_text, Mode.AUTHORITATIVE)
+        if isinstance(mode_text, str)
+        else Mode.AUTHORITATIVE
+    )
     description = data.get("description")
 
     managed: set[tuple[Access, Kind]] = set()

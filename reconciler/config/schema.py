@@ -164,9 +164,12 @@ def check_schema(report: FileReport, data: Any, name: str) -> None:
     errors = sorted(
         validator(name).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
     )
+    wrong_type = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     seen: set[tuple[int | None, str]] = set()
     for err in errors:
         path = tuple(err.absolute_path)
+        if path in wrong_type and err.validator != "type":
+            continue  # "expected text, got a list" says it all; skip enum/pattern on top
         before = len(report.problems)
         principal = _principal_at(data, path) if len(path) >= 3 else None
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):

@@ -425,3 +425,10 @@ def test_digest_binds_paths_and_bytes(tmp_path: Path) -> None:
     assert a.digest == b.digest
     assert len({a.digest, c.digest, d.digest}) == 3
     assert len(a.digest) == 64
+
+
+@pytest.mark.parametrize("value", ["[]", "{}", "1", "null", "Additive"])
+def test_odd_mode_values_are_schema_problems(tmp_path: Path, value: str) -> None:
+    """Found by the fuzz test: `mode: []` once raised TypeError."""
+    _, problems = one_group(tmp_path, f"group: g\nmode: {value}\n")
+    assert [(p.code, p.line) for p in problems] == [(Code.SCHEMA, 2)]
