@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.config.report import FileReport
+from reconciler.config.report import FileReport, path_text
 from reconciler.durations import MINIMUM_ASSIGNMENT, DurationError, parse_duration, parse_instant
 from reconciler.model import Lifetime, PrincipalRef, PrincipalType
 from reconciler.problems import Code
@@ -88,7 +88,7 @@ def read_principal(report: FileReport, value: Any, path: Path_) -> PrincipalRef 
 
 
 def read_instant(
-    report: FileReport, value: Any, path: Path_, what: str, *, principal: str | None = None
+    report: FileReport, value: Any, path: Path_, *, principal: str | None = None
 ) -> datetime | None:
     """An ISO 8601 time with a zone, as aware UTC; a calendar-invalid one is `schema`."""
     if not isinstance(value, str) or not INSTANT.match(value):
@@ -98,7 +98,7 @@ def read_instant(
     except ValueError:
         report.add(
             Code.SCHEMA,
-            f"{what}: '{value}' is not a valid date and time",
+            f"{path_text(path)}: '{value}' is not a valid date and time",
             path,
             principal=principal,
         )
@@ -156,7 +156,7 @@ def read_lifetime(
     if key == "permanent":
         return (Lifetime.permanent() if value is True else None), True
     if key == "until":
-        until = read_instant(report, value, (*path, key), "until", principal=principal)
+        until = read_instant(report, value, (*path, key), principal=principal)
         return (Lifetime.fixed(until) if until else None), True
     delta = read_duration(report, value, (*path, key), principal=principal)
     return (Lifetime.rolling(delta, value) if delta is not None else None), True

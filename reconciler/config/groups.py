@@ -18,7 +18,7 @@ from reconciler.config.fields import (
     read_lifetime,
     read_principal,
 )
-from reconciler.config.report import FileReport
+from reconciler.config.report import FileReport, path_text
 from reconciler.model import (
     Access,
     DesiredAssignment,
@@ -142,11 +142,12 @@ def _read_entry(
                 path,
                 principal=who,
             )
-    start = read_instant(report, entry.get("start"), (*path, "start"), "start", principal=who)
+    start = read_instant(report, entry.get("start"), (*path, "start"), principal=who)
     if start and lifetime and lifetime.until and lifetime.until <= start:
         report.add(
             Code.SCHEMA,
-            f"until ({entry.get('until')}) must be after start ({entry.get('start')})",
+            f"{path_text((*path, 'until'))}: until ({entry.get('until')}) must be after "
+            f"start ({entry.get('start')})",
             (*path, "until"),
             principal=who,
         )

@@ -8,6 +8,17 @@ from reconciler.problems import Code, Problem, Severity
 from reconciler.yamlsafe import Path_, YamlDocument
 
 
+def path_text(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """`("members", "eligible", 0, "until")` -> `members.eligible[0].until`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
 @dataclass(slots=True)
 class FileReport:
     """Problems of one file. `file` is the path shown to the user (root joined with the

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from reconciler.config.fields import entry_principal_text
-from reconciler.config.report import FileReport
+from reconciler.config.report import FileReport, path_text
 from reconciler.problems import Code
 
 GROUP_SCHEMA = "assignments.schema.json"
@@ -55,17 +55,6 @@ def validator(name: str) -> Draft202012Validator:
     """A cached 2020-12 validator for the packaged schema `name` (local refs inlined)."""
     schema = load_schema(name)
     return Draft202012Validator(_inline(schema, schema.get("$defs", {})))
-
-
-def path_text(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """`("members", "eligible", 0, "until")` -> `members.eligible[0].until`."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _describe(value: Any) -> str:
