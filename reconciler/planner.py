@@ -41,6 +41,7 @@ from reconciler.rules import (
     policy_problems,
     time_problems,
 )
+from reconciler.safety import safety_problems
 
 EXTEND_WINDOW = timedelta(days=14)
 """PIM offers `adminExtend` for assignments that expire within 14 days; further out a lifetime
@@ -94,7 +95,8 @@ def plan(
             continue
         _plan_group(ctx, group, live_group, by_group.get(live_group.id, []), protected)
 
-    _apply_safety(ctx, allow_removals)
+    ctx.problems.extend(safety_problems(ctx.changes, ctx.managed_counts, ctx.empty_groups,
+                                        desired.settings, allow_removals))
     future = [t for t in ctx.expiries if t > now]
     return Plan(
         changes=tuple(ctx.changes),
@@ -566,59 +568,6 @@ def _plan_removal(
 def _name(ctx: _Context, principal_id: str) -> str:
     obj = ctx.live.principals.get(principal_id)
     return obj.name if obj else principal_id
-
-
-# --- safety -------------------------------------------------------------------------------
-
-
-def _apply_safety(ctx: _Context, allow_removals: int | None) -> None:
-    """format.md "Safety": a removal count cap over the run, a per-group fraction cap (counted
-    only when more than two would go), and an emptied group."""
-    removals = [c for c in ctx.changes if c.action is Action.REMOVE]
-    total = len(removals)
-    if not total:
-        return
-    overridden = allow_removals is not None and allow_removals == total
-    severity = Severity.WARNING if overridden else Severity.ERROR
-    hint = (
-        f"passed with --allow-removals {total}"
-        if overridden
-        else f"pass --allow-removals {total} to apply it anyway"
-    )
-    safety = ctx.desired.settings.safety
-    if total > safety.max_removals:
-        ctx.problem(
-            severity,
-            Code.TOO_MANY_REMOVALS,
-            f"{total} removals exceed safety.max_removals ({safety.max_removals}); {hint}",
-            file=ctx.desired.settings.location.file if ctx.desired.settings.location else None,
-        )
-    per_group: dict[str, list[Change]] = defaultdict(list)
-    for change in removals:
-        per_group[change.group_id].append(change)
-    for group_id, gone in sorted(per_group.items()):
-        managed = ctx.managed_counts.get(group_id, 0)
-        first = gone[0]
-        where = {"file": first.file, "line": first.line, "group": first.group}
-        if len(gone) <= 2 or not managed:
-            continue
-        if group_id in ctx.empty_groups:
-            ctx.problem(
-                severity,
-                Code.EMPTY_DESIRED_SET,
-                f"the file declares no assignments for '{first.group}', which would "
-                f"remove all {len(gone)} of its live assignments; {hint}",
-                **where,
-            )
-        elif len(gone) / managed > safety.max_removal_fraction:
-            ctx.problem(
-                severity,
-                Code.TOO_MANY_REMOVALS,
-                f"{len(gone)} of {managed} managed assignments of '{first.group}' would "
-                f"be removed, more than safety.max_removal_fraction "
-                f"({safety.max_removal_fraction:g}); {hint}",
-                **where,
-            )
 
 
 def collect_principals(desired: DesiredState) -> list[PrincipalRef]:
