@@ -177,119 +177,88 @@ def _resolve_plain(text: str, line: int) -> Any:
     return text
 
 
+def _stop(message: str, line: int | None) -> _Stop:
+    return _Stop(YamlIssue(Code.YAML_SYNTAX, message, line))
+
+
+def _refused(event: Event, what: str) -> _Stop:
+    """The error for an alias, or for an anchor on `event`."""
+    line = _line(event)
+    if type(event) is AliasEvent:
+        return _stop(
+            f"aliases (*{event.anchor}) are not allowed in desired state; write the value out",
+            line,
+        )
+    return _stop(
+        f"anchors (&{event.anchor}) are not allowed in desired state; write {what} out in full",
+        line,
+    )
+
+
 class _Builder:
-    """Turns one document's events into data, recording lines and duplicate keys."""
+    """Turns one document's events into data, recording lines and duplicate keys.
+
+    Hot path of loading a large repository: one `get_event` per event, no peeking, and
+    `type(...) is` checks (events are never subclassed).
+    """
 
     def __init__(self, loader: Any, max_depth: int) -> None:
-        self._loader = loader
+        self._get = loader.get_event
         self._max_depth = max_depth
         self.lines: dict[Path_, int] = {}
         self.key_lines: dict[Path_, int] = {}
         self.duplicates: list[YamlIssue] = []
 
-    def _refuse_features(self, event: Event, what: str) -> None:
-        if isinstance(event, AliasEvent):
-            raise _Stop(
-                YamlIssue(
-                    Code.YAML_SYNTAX,
-                    f"aliases (*{event.anchor}) are not allowed in desired state; "
-                    "write the value out",
-                    _line(event),
-                )
-            )
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise _Stop(
-                YamlIssue(
-                    Code.YAML_SYNTAX,
-                    f"anchors (&{anchor}) are not allowed in desired state; "
-                    f"write {what} out in full",
-                    _line(event),
-                )
-            )
-
-    def value(self, path: Path_, depth: int) -> Any:
-        event = self._loader.get_event()
-        self._refuse_features(event, "the value")
-        line = _line(event)
+    def value(self, event: Event, path: Path_, depth: int) -> Any:
+        """The value that starts with `event` (already read); consumes the rest of it."""
+        cls = type(event)
+        if cls is AliasEvent or event.anchor is not None:
+            raise _refused(event, "the value")
+        line = event.start_mark.line + 1
         self.lines[path] = line
-        if isinstance(event, ScalarEvent):
-            return self._scalar(event, line)
+        if cls is ScalarEvent:
+            tag = event.tag
+            if tag is None:
+                return _resolve_plain(event.value, line) if event.implicit[0] else event.value
+            if tag == "!" or tag == _STR_TAG:
+                return event.value
+            raise _stop(f"tag {_tag_name(tag)} is not allowed; quote the value if it is text", line)
         if depth >= self._max_depth:
-            raise _Stop(
-                YamlIssue(
-                    Code.YAML_SYNTAX,
-                    f"nesting deeper than {self._max_depth} levels is not allowed",
-                    line,
-                )
-            )
-        if isinstance(event, SequenceStartEvent):
-            if event.tag not in _SEQ_TAGS:
-                raise _Stop(
-                    YamlIssue(Code.YAML_SYNTAX, f"tag {_tag_name(event.tag)} is not allowed", line)
-                )
-            items: list[Any] = []
-            while not self._loader.check_event(SequenceEndEvent):
-                items.append(self.value((*path, len(items)), depth + 1))
-            self._loader.get_event()
-            return items
-        if isinstance(event, MappingStartEvent):
+            raise _stop(f"nesting deeper than {self._max_depth} levels is not allowed", line)
+        if cls is MappingStartEvent:
             if event.tag not in _MAP_TAGS:
-                raise _Stop(
-                    YamlIssue(Code.YAML_SYNTAX, f"tag {_tag_name(event.tag)} is not allowed", line)
-                )
+                raise _stop(f"tag {_tag_name(event.tag)} is not allowed", line)
             return self._mapping(path, depth)
-        raise _Stop(YamlIssue(Code.YAML_SYNTAX, "unexpected YAML structure", line))
-
-    def _scalar(self, event: ScalarEvent, line: int) -> Any:
-        tag = event.tag
-        if tag is None:
-            if event.implicit[0]:
-                return _resolve_plain(event.value, line)
-            return event.value
-        if tag in ("!", _STR_TAG):
-            return event.value
-        raise _Stop(
-            YamlIssue(
-                Code.YAML_SYNTAX,
-                f"tag {_tag_name(tag)} is not allowed; quote the value if it is text",
-                line,
-            )
-        )
+        if cls is SequenceStartEvent:
+            if event.tag not in _SEQ_TAGS:
+                raise _stop(f"tag {_tag_name(event.tag)} is not allowed", line)
+            items: list[Any] = []
+            get = self._get
+            item = get()
+            while type(item) is not SequenceEndEvent:
+                items.append(self.value(item, (*path, len(items)), depth + 1))
+                item = get()
+            return items
+        raise _stop("unexpected YAML structure", line)
 
     def _mapping(self, path: Path_, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        loader = self._loader
-        while not loader.check_event(MappingEndEvent):
-            key_event = loader.get_event()
-            self._refuse_features(key_event, "the key")
-            key_line = _line(key_event)
-            if not isinstance(key_event, ScalarEvent):
-                raise _Stop(
-                    YamlIssue(
-                        Code.YAML_SYNTAX,
-                        "mapping keys must be plain text, not lists or mappings",
-                        key_line,
-                    )
-                )
+        get = self._get
+        key_event = get()
+        while type(key_event) is not MappingEndEvent:
+            key_line = key_event.start_mark.line + 1
+            if type(key_event) is not ScalarEvent:
+                if type(key_event) is AliasEvent:
+                    raise _refused(key_event, "the key")
+                raise _stop("mapping keys must be plain text, not lists or mappings", key_line)
+            if key_event.anchor is not None:
+                raise _refused(key_event, "the key")
             if key_event.tag not in (None, "!", _STR_TAG):
-                raise _Stop(
-                    YamlIssue(
-                        Code.YAML_SYNTAX,
-                        f"tag {_tag_name(key_event.tag)} is not allowed on a key",
-                        key_line,
-                    )
-                )
+                raise _stop(f"tag {_tag_name(key_event.tag)} is not allowed on a key", key_line)
             key = key_event.value
             if key == "<<" and key_event.implicit[0]:
-                raise _Stop(
-                    YamlIssue(
-                        Code.YAML_SYNTAX,
-                        "merge keys (<<) are not allowed in desired state",
-                        key_line,
-                    )
-                )
+                raise _stop("merge keys (<<) are not allowed in desired state", key_line)
             child = (*path, key)
             if key in first_line:
                 self.duplicates.append(
@@ -300,15 +269,12 @@ class _Builder:
                         key_line,
                     )
                 )
-                saved = self.lines.get(child)
-                self.value(child, depth + 1)  # consume and check it, keep the first value
-                if saved is not None:
-                    self.lines[child] = saved
-                continue
-            first_line[key] = key_line
-            self.key_lines[child] = key_line
-            out[key] = self.value(child, depth + 1)
-        loader.get_event()
+                self.value(get(), child, depth + 1)  # check and skip; the file is refused
+            else:
+                first_line[key] = key_line
+                self.key_lines[child] = key_line
+                out[key] = self.value(get(), child, depth + 1)
+            key_event = get()
         return out
 
 
@@ -343,7 +309,7 @@ def parse_yaml(text: str, *, max_depth: int = MAX_DEPTH) -> YamlDocument:
                 return YamlDocument(None)
             start = loader.get_event()
             assert isinstance(start, DocumentStartEvent)
-            data = builder.value((), 0)
+            data = builder.value(loader.get_event(), (), 0)
             end = loader.get_event()
             assert isinstance(end, DocumentEndEvent)
             if not loader.check_event(StreamEndEvent):

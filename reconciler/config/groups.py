@@ -130,6 +130,13 @@ def _read_entry(
     seen: _Seen,
 ) -> list[DesiredAssignment]:
     who = entry_principal_text(entry)
+    if ("principal" in entry) == ("principals" in entry):  # see schema.PRINCIPAL_ONE_OF
+        report.add(
+            Code.SCHEMA,
+            f"{path_text(path)}: give exactly one of principal or principals",
+            path,
+            principal=who,
+        )
     principals = _principals(report, entry, path)
     lifetime, stated = read_lifetime(report, entry, path, principal=who)
     if not stated:

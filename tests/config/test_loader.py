@@ -432,3 +432,15 @@ def test_odd_mode_values_are_schema_problems(tmp_path: Path, value: str) -> None
     """Found by the fuzz test: `mode: []` once raised TypeError."""
     _, problems = one_group(tmp_path, f"group: g\nmode: {value}\n")
     assert [(p.code, p.line) for p in problems] == [(Code.SCHEMA, 2)]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["{duration: P1D}", "{principal: a@x.example, principals: [b@x.example], duration: P1D}"],
+)
+def test_entry_needs_exactly_one_of_principal_or_principals(tmp_path: Path, entry: str) -> None:
+    _, problems = one_group(tmp_path, f"group: g\nmembers:\n  eligible:\n    - {entry}\n")
+    assert [(p.code, p.line) for p in problems] == [(Code.SCHEMA, 4)]
+    assert problems[0].message == (
+        "members.eligible[0]: give exactly one of principal or principals"
+    )

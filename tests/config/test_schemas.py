@@ -77,3 +77,9 @@ def test_examples_validate_against_the_raw_schemas() -> None:
     settings.validate(load_yaml_bytes((examples / "pim-reconciler.yaml").read_bytes()).data)
     for path in sorted((examples / "groups").glob("*.yaml")):
         groups.validate(load_yaml_bytes(path.read_bytes()).data)
+
+
+def test_principal_exclusivity_checked_in_code_matches_the_published_schema() -> None:
+    from reconciler.config.schema import PRINCIPAL_ONE_OF
+
+    assert load_schema(GROUP_SCHEMA)["$defs"]["entry"]["oneOf"] == PRINCIPAL_ONE_OF
