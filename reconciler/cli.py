@@ -325,11 +325,11 @@ def apply(
     """
     from reconciler.apply import AuditLog
     from reconciler.plan import Plan
+    from reconciler.render.progress import ApplyProgress
     from reconciler.render.report import (
         render_report_json,
         render_report_markdown,
         render_report_text,
-        result_line,
     )
     from reconciler.runs import run_apply
 
@@ -353,11 +353,7 @@ def apply(
         emit_plan(the_plan, "text", None)
         return click.confirm("Apply these changes?", default=False)
 
-    console = stderr()
-
-    def progress(result: Any) -> None:
-        if fmt == "text" and interactive:
-            console.print(result_line(result), highlight=False)
+    observer = ApplyProgress(stderr(), interactive=interactive and fmt == "text")
 
     run = run_graph(
         run_apply(
@@ -370,9 +366,10 @@ def apply(
             max_plan_age=max_plan_age,
             confirm=confirm,
             audit=AuditLog(audit_log) if audit_log else None,
-            on_result=progress,
+            observer=observer,
         )
     )
+    observer.close()
     report = run.report
     if fmt == "json":
         click.echo(render_report_json(report))

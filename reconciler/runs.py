@@ -6,16 +6,28 @@ checks a saved plan, executes, and returns values.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from reconciler.apply import ApplyReport, AuditLog, Progress, execute, stale_reason
+from reconciler.apply import ApplyReport, AuditLog, ChangeResult, execute, stale_reason
 from reconciler.clock import FixedClock
 from reconciler.graph.target import Target, open_backend
 from reconciler.model import DesiredState
 from reconciler.pipeline import clock_for, make_plan
 from reconciler.plan import Plan
+
+
+class Observer(Protocol):
+    """Watches an apply run (the CLI's progress display)."""
+
+    def started(self, plan: Plan) -> None: ...
+
+    def result(self, result: ChangeResult) -> None: ...
+
+    async def wait(self, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ async def run_apply(
     max_plan_age: timedelta,
     confirm: Callable[[Plan], Awaitable[bool] | bool] | None,
     audit: AuditLog | None,
-    on_result: Progress | None,
+    observer: Observer | None = None,
 ) -> ApplyRun:
     """Plan (or re-check a saved plan), confirm, execute, and save emulator state.
 
@@ -74,10 +86,13 @@ async def run_apply(
         async def sleep(seconds: float) -> None:
             if isinstance(clock, FixedClock):  # a pinned clock: waiting means moving it
                 clock.advance(timedelta(seconds=seconds))
+            elif observer is not None:
+                await observer.wait(seconds)
             else:
-                import asyncio
-
                 await asyncio.sleep(seconds)
+
+        if observer is not None:
+            observer.started(the_plan)
 
         report = await execute(
             the_plan,
@@ -85,7 +100,7 @@ async def run_apply(
             clock,
             wait_deferred=wait_deferred,
             sleep=sleep,
-            on_result=on_result,
+            on_result=observer.result if observer else None,
             audit=audit,
             allow_removals=allow_removals,
             missing_permissions=missing_write_permissions,
