@@ -7,6 +7,7 @@ the system clock.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -25,6 +26,25 @@ def load_for_serving(state: Path, page_size: int | None = None) -> Tenant:
     if page_size:
         tenant.page_size = page_size
     return tenant
+
+
+def write_log(tenant: Tenant, path: Path) -> None:
+    """Write `tenant.request_log` as JSON lines: method, path (with query), status, latency_ms,
+    action, request_status, batch_item (True for a `$batch` sub-request)."""
+    with tenant.lock:
+        entries = list(tenant.request_log)
+    with path.open("w", encoding="utf-8") as handle:
+        for e in entries:
+            row = {
+                "method": e.method,
+                "path": e.path,
+                "status": e.status,
+                "latency_ms": e.latency_ms,
+                "action": e.action,
+                "request_status": e.request_status,
+                "batch_item": e.batch_item,
+            }
+            handle.write(json.dumps(row) + "\n")
 
 
 @click.group(name="emulator")
@@ -46,6 +66,13 @@ def emulator() -> None:
 @click.option("--page-size", default=None, type=int, help="Override the fixture's page size.")
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
 @click.option("--save-on-exit", is_flag=True, help="Write the state back to --state on exit.")
+@click.option(
+    "--log",
+    "log_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="On exit, write the request log here as JSON lines (one answered request each).",
+)
 def serve_command(
     state: Path,
     host: str,
@@ -54,6 +81,7 @@ def serve_command(
     page_size: int | None,
     allow_remote: bool,
     save_on_exit: bool,
+    log_file: Path | None,
 ) -> None:
     """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted."""
     try:
@@ -66,6 +94,8 @@ def serve_command(
     try:
         serve(tenant, host=host, port=chosen, latency_ms=latency_ms, allow_remote=allow_remote)
     finally:
+        if log_file is not None:
+            write_log(tenant, log_file)
         if save_on_exit:
             tenant.save(state)
             click.echo(f"saved state to {state}", err=True)

@@ -55,8 +55,31 @@ def _kind(value: object) -> str:
     return text
 
 
-def _one(tenant: Tenant, name: object, what: str, pool: dict[str, Any] | None = None) -> str:
-    hits = tenant.resolve(str(name))
+def _name_index(tenant: Tenant) -> dict[str, list[str]]:
+    """Lower-cased id / UPN / displayName / appId -> ids, in `Tenant.resolve` order (users,
+    groups, service principals): the same answers as `resolve`, without a scan per lookup."""
+    index: dict[str, list[str]] = {}
+    keyed: list[tuple[str, tuple[str, ...]]] = [
+        (u.id, (u.id, u.user_principal_name, u.display_name)) for u in tenant.users.values()
+    ]
+    keyed += [(g.id, (g.id, g.display_name)) for g in tenant.groups.values()]
+    keyed += [(s.id, (s.id, s.display_name, s.app_id)) for s in tenant.service_principals.values()]
+    for object_id, keys in keyed:
+        for key in dict.fromkeys(k.lower() for k in keys):
+            index.setdefault(key, []).append(object_id)
+    return index
+
+
+def _one(
+    tenant: Tenant,
+    name: object,
+    what: str,
+    pool: dict[str, Any] | None = None,
+    index: dict[str, list[str]] | None = None,
+) -> str:
+    hits = (
+        list(index.get(str(name).lower(), ())) if index is not None else tenant.resolve(str(name))
+    )
     if pool is not None:
         hits = [h for h in hits if h in pool]
     if len(hits) != 1:
@@ -102,24 +125,27 @@ def load_into(tenant: Tenant, data: dict[str, Any]) -> None:
         sid = str(raw.get("id") or ids.derived_id("servicePrincipal", name))
         app_id = str(raw.get("appId") or ids.derived_id("appId", name))
         tenant.service_principals[sid] = ServicePrincipal(sid, name, app_id)
+    names = _name_index(tenant)  # directory objects are all loaded from here on
     for raw in data.get("policies") or []:
-        gid = _one(tenant, raw["group"], "policy group", tenant.groups)
+        gid = _one(tenant, raw["group"], "policy group", tenant.groups, names)
         policy = tenant.policy_for(gid, _access(raw.get("access")))
         for rule_id, values in (raw.get("rules") or {}).items():
             policy.overrides.setdefault(rule_id, {}).update(values or {})
     for index, raw in enumerate(data.get("schedules") or []):
-        _load_schedule(tenant, raw, index, when)
+        _load_schedule(tenant, raw, index, when, names)
     for raw in data.get("requests") or []:
-        _load_request(tenant, raw, when, now)
+        _load_request(tenant, raw, when, now, names)
     for raw in data.get("faults") or []:
         tenant.faults.append(Fault.from_fixture(dict(raw)))
 
 
-def _load_schedule(tenant: Tenant, raw: dict[str, Any], index: int, when: Any) -> None:
-    gid = _one(tenant, raw["group"], "schedule group", tenant.groups)
+def _load_schedule(
+    tenant: Tenant, raw: dict[str, Any], index: int, when: Any, names: dict[str, list[str]]
+) -> None:
+    gid = _one(tenant, raw["group"], "schedule group", tenant.groups, names)
     access = _access(raw.get("access"))
     kind = _kind(raw.get("kind"))
-    pid = _one(tenant, raw["principal"], "schedule principal")
+    pid = _one(tenant, raw["principal"], "schedule principal", index=names)
     created = when(raw.get("created", raw.get("start"))) or tenant.clock.now()
     start = when(raw["start"]) if "start" in raw else created
     guid = ids.derived_id("schedule", f"{gid}:{access}:{kind}:{pid}:{index}")
@@ -145,9 +171,11 @@ def _load_schedule(tenant: Tenant, raw: dict[str, Any], index: int, when: Any) -
     )
 
 
-def _load_request(tenant: Tenant, raw: dict[str, Any], when: Any, now: datetime) -> None:
-    gid = _one(tenant, raw["group"], "request group", tenant.groups)
-    pid = _one(tenant, raw["principal"], "request principal")
+def _load_request(
+    tenant: Tenant, raw: dict[str, Any], when: Any, now: datetime, names: dict[str, list[str]]
+) -> None:
+    gid = _one(tenant, raw["group"], "request group", tenant.groups, names)
+    pid = _one(tenant, raw["principal"], "request principal", index=names)
     rid = str(raw.get("id") or ids.new_guid())
     tenant.requests[rid] = ScheduleRequest(
         id=rid,

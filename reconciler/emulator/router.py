@@ -251,12 +251,39 @@ def _expand(tenant: Tenant, call: Call, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _visible(tenant: Tenant, kind: str) -> list[Schedule]:
+def _eq_strings(tree: odata.Filter | None) -> dict[str, str]:
+    """String `eq` comparisons every matching row must satisfy (reachable through `and`
+    only): {field: value}. Used to narrow candidates before the full filter runs, never
+    instead of it."""
+    if tree is None:
+        return {}
+    if isinstance(tree, odata.Compare):
+        ok = tree.op == "eq" and isinstance(tree.value, str)
+        return {tree.field: str(tree.value)} if ok else {}
+    if tree.op != "and":
+        return {}
+    return {**_eq_strings(tree.left), **_eq_strings(tree.right)}
+
+
+def _candidates(tenant: Tenant, tree: odata.Filter | None) -> list[Schedule] | None:
+    """Schedules that can match `tree`, from the groupId / principalId index; None when the
+    filter names neither (then every schedule is a candidate)."""
+    wanted = _eq_strings(tree)
+    table = tenant.schedules
+    if not hasattr(table, "with_value"):
+        return None
+    for field_name, attr in (("groupId", "group_id"), ("principalId", "principal_id")):
+        if field_name in wanted:
+            return table.with_value(attr, wanted[field_name])
+    return None
+
+
+def _visible(tenant: Tenant, kind: str, pool: list[Schedule] | None = None) -> list[Schedule]:
     now = tenant.now()
     return sorted(
         (
             s
-            for s in tenant.schedules.values()
+            for s in (tenant.schedules.values() if pool is None else pool)
             if s.kind == kind
             and (s.visible_from is None or s.visible_from <= now)
             and (s.end is None or s.end > now)
@@ -309,7 +336,7 @@ def _list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
                 "The $filter query parameter must include an 'eq' condition on groupId or "
                 "principalId for this collection."
             )
-        schedules = _visible(tenant, kind)
+        schedules = _visible(tenant, kind, _candidates(tenant, tree))
         if what == "schedule":
             rows = [schedule_json(s) for s in schedules]
         else:
@@ -431,8 +458,14 @@ def _cancel_request(tenant: Tenant, call: Call, collection: str, item_id: str) -
 
 
 def _policies_for_scope(tenant: Tenant, tree: odata.Filter) -> list[tuple[str, str]]:
+    """(group id, access) of every policy that can match `tree`: all groups, or only the group
+    a `scopeId eq` names (the caller still applies the full filter)."""
+    scope = _eq_strings(tree).get("scopeId")
+    gids = sorted(tenant.groups)
+    if scope is not None:
+        gids = [gid for gid in gids if gid.lower() == scope.lower()]
     keys = []
-    for gid in sorted(tenant.groups):
+    for gid in gids:
         for access in ("member", "owner"):
             keys.append((gid, access))
     return keys
@@ -513,15 +546,36 @@ _DIRECTORY_SCOPES = {
 }
 
 
-def _directory_rows(tenant: Tenant, kind: str) -> list[dict[str, Any]]:
+_DIRECTORY_ATTRS = {
+    "users": {
+        "id": "id",
+        "displayName": "display_name",
+        "userPrincipalName": "user_principal_name",
+    },
+    "groups": {"id": "id", "displayName": "display_name"},
+    "servicePrincipals": {"id": "id", "displayName": "display_name", "appId": "app_id"},
+}
+"""JSON field -> record attribute, where the JSON value is the attribute unchanged."""
+
+
+def _directory_rows(
+    tenant: Tenant, kind: str, tree: odata.Filter | None = None
+) -> list[dict[str, Any]]:
+    """JSON rows of `kind`, sorted by id. With `tree`, objects that cannot match its string
+    `eq` conditions are skipped before their JSON is built (the caller still filters)."""
     if kind == "users":
-        return [user_json(u) for u in sorted(tenant.users.values(), key=lambda u: u.id)]
-    if kind == "groups":
-        return [group_json(g) for g in sorted(tenant.groups.values(), key=lambda g: g.id)]
-    return [
-        service_principal_json(s)
-        for s in sorted(tenant.service_principals.values(), key=lambda s: s.id)
-    ]
+        objects: list[Any] = list(tenant.users.values())
+        to_json: Callable[[Any], dict[str, Any]] = user_json
+    elif kind == "groups":
+        objects, to_json = list(tenant.groups.values()), group_json
+    else:
+        objects, to_json = list(tenant.service_principals.values()), service_principal_json
+    for field_name, value in _eq_strings(tree).items():
+        attr = _DIRECTORY_ATTRS[kind].get(field_name)
+        if attr is not None:
+            low = value.lower()
+            objects = [o for o in objects if str(getattr(o, attr)).lower() == low]
+    return [to_json(o) for o in sorted(objects, key=lambda o: o.id)]
 
 
 def _kind_name(kind: str) -> str:
@@ -538,7 +592,7 @@ def _list_directory(tenant: Tenant, call: Call, kind: str) -> Answer:
     selected = odata.split_list(call.params.get("select"))
     rows = [
         odata.select(r, selected)
-        for r in _directory_rows(tenant, kind)
+        for r in _directory_rows(tenant, kind, tree)
         if tree is None or odata.matches(tree, r)
     ]
     return _page(tenant, call, rows, _context(call, kind, selected))

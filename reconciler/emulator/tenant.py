@@ -50,6 +50,79 @@ class LogEntry:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+class ScheduleTable(dict[str, Schedule]):
+    """Schedules by id (a plain dict to every reader), plus an index by lower-cased `group_id`
+    and `principal_id`, kept up to date on every insert, replace and delete, so list endpoints
+    filtered on groupId / principalId need not scan every schedule. Schedules never change
+    group or principal in place (a change of identity is a new schedule)."""
+
+    _FIELDS = ("group_id", "principal_id")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._index: dict[str, dict[str, dict[str, None]]] = {f: {} for f in self._FIELDS}
+
+    def _add(self, key: str, value: Schedule) -> None:
+        for name in self._FIELDS:
+            self._index[name].setdefault(str(getattr(value, name)).lower(), {})[key] = None
+
+    def _drop(self, key: str, value: Schedule) -> None:
+        for name in self._FIELDS:
+            bucket = self._index[name].get(str(getattr(value, name)).lower())
+            if bucket is not None:
+                bucket.pop(key, None)
+
+    def __setitem__(self, key: str, value: Schedule) -> None:
+        if key in self:
+            self._drop(key, dict.__getitem__(self, key))
+        dict.__setitem__(self, key, value)
+        self._add(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        value = dict.__getitem__(self, key)
+        dict.__delitem__(self, key)
+        self._drop(key, value)
+
+    _MISSING = object()
+
+    def pop(self, key: str, default: object = _MISSING) -> object:  # type: ignore[override]
+        if key in self:
+            value = dict.__getitem__(self, key)
+            del self[key]
+            return value
+        if default is self._MISSING:
+            raise KeyError(key)
+        return default
+
+    def popitem(self) -> tuple[str, Schedule]:
+        key, value = dict.popitem(self)
+        self._drop(key, value)
+        return key, value
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._index = {f: {} for f in self._FIELDS}
+
+    def setdefault(self, key: str, default: Schedule) -> Schedule:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: object, **kwargs: Schedule) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():  # type: ignore[call-overload]
+            self[key] = value
+
+    def __ior__(self, other: object) -> ScheduleTable:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def with_value(self, field: str, value: str) -> list[Schedule]:
+        """Schedules whose `field` ("group_id" or "principal_id") equals `value`, ignoring
+        case, in insertion order of the index."""
+        keys = self._index[field].get(value.lower(), {})
+        return [dict.__getitem__(self, k) for k in keys]
+
+
 class Tenant:
     """An emulated Entra tenant. Build with `Tenant.from_fixture(...)` (fixture format of
     cases/README.md) or empty with `Tenant(clock)`."""
@@ -60,7 +133,7 @@ class Tenant:
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}
         self.service_principals: dict[str, ServicePrincipal] = {}
-        self.schedules: dict[str, Schedule] = {}
+        self.schedules: dict[str, Schedule] = ScheduleTable()
         self.requests: dict[str, ScheduleRequest] = {}
         self.policies: dict[tuple[str, str], Policy] = {}
         self.faults: list[Fault] = []
@@ -225,7 +298,14 @@ class Tenant:
 def read_fixture(source: str | Path) -> dict:
     """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if not a mapping."""
     text = Path(source).read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = None
+    if str(source).lower().endswith(".json"):
+        try:  # JSON is YAML; the json module just reads large state files much faster
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if data is None:
+        data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"{source}: a tenant fixture must be a mapping")
     return data
