@@ -12,6 +12,7 @@ that is not pending answers 400 `InvalidRoleAssignmentRequest`; a missing PIM it
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -113,8 +114,9 @@ class Call:
     base_url: str
     batch_item: bool = False
 
-    @property
+    @functools.cached_property
     def params(self) -> dict[str, str]:
+        """The parsed query (parsed once per call; treat as read-only)."""
         return odata.query_params(self.query)
 
 
@@ -270,7 +272,7 @@ def _candidates(tenant: Tenant, tree: odata.Filter | None) -> list[Schedule] | N
     filter names neither (then every schedule is a candidate)."""
     wanted = _eq_strings(tree)
     table = tenant.schedules
-    if not hasattr(table, "with_value"):
+    if not hasattr(table, "with_value"):  # pragma: no cover - a plain dict put in by hand
         return None
     for field_name, attr in (("groupId", "group_id"), ("principalId", "principal_id")):
         if field_name in wanted:
@@ -461,9 +463,13 @@ def _policies_for_scope(tenant: Tenant, tree: odata.Filter) -> list[tuple[str, s
     """(group id, access) of every policy that can match `tree`: all groups, or only the group
     a `scopeId eq` names (the caller still applies the full filter)."""
     scope = _eq_strings(tree).get("scopeId")
-    gids = sorted(tenant.groups)
-    if scope is not None:
-        gids = [gid for gid in gids if gid.lower() == scope.lower()]
+    table = tenant.groups
+    if scope is None:
+        gids = sorted(table)
+    elif getattr(table, "indexes", lambda _: False)("id"):
+        gids = sorted(g.id for g in table.with_value("id", scope))  # type: ignore[attr-defined]
+    else:
+        gids = sorted(gid for gid in table if gid.lower() == scope.lower())
     keys = []
     for gid in gids:
         for access in ("member", "owner"):
@@ -570,10 +576,15 @@ def _directory_rows(
         objects, to_json = list(tenant.groups.values()), group_json
     else:
         objects, to_json = list(tenant.service_principals.values()), service_principal_json
+    table = {"users": tenant.users, "groups": tenant.groups}.get(kind, tenant.service_principals)
     for field_name, value in _eq_strings(tree).items():
         attr = _DIRECTORY_ATTRS[kind].get(field_name)
-        if attr is not None:
-            low = value.lower()
+        if attr is None:
+            continue
+        low = value.lower()
+        if len(objects) == len(table) and getattr(table, "indexes", lambda _: False)(attr):
+            objects = list(table.with_value(attr, value))  # type: ignore[attr-defined]
+        else:
             objects = [o for o in objects if str(getattr(o, attr)).lower() == low]
     return [to_json(o) for o in sorted(objects, key=lambda o: o.id)]
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -50,29 +51,31 @@ class LogEntry:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-class ScheduleTable(dict[str, Schedule]):
-    """Schedules by id (a plain dict to every reader), plus an index by lower-cased `group_id`
-    and `principal_id`, kept up to date on every insert, replace and delete, so list endpoints
-    filtered on groupId / principalId need not scan every schedule. Schedules never change
-    group or principal in place (a change of identity is a new schedule)."""
+class IndexedTable(dict[str, Any]):
+    """Records by id (a plain dict to every reader), plus an index by the lower-cased string
+    value of each of `fields`, kept up to date on every insert, replace and delete, so lookups
+    filtered on those fields need not scan every record. Records never change an indexed
+    field in place (nothing in the emulator does; a schedule's identity change is a new
+    schedule)."""
 
-    _FIELDS = ("group_id", "principal_id")
+    _MISSING = object()
 
-    def __init__(self) -> None:
+    def __init__(self, fields: tuple[str, ...]) -> None:
         super().__init__()
-        self._index: dict[str, dict[str, dict[str, None]]] = {f: {} for f in self._FIELDS}
+        self._fields = fields
+        self._index: dict[str, dict[str, dict[str, None]]] = {f: {} for f in fields}
 
-    def _add(self, key: str, value: Schedule) -> None:
-        for name in self._FIELDS:
+    def _add(self, key: str, value: Any) -> None:
+        for name in self._fields:
             self._index[name].setdefault(str(getattr(value, name)).lower(), {})[key] = None
 
-    def _drop(self, key: str, value: Schedule) -> None:
-        for name in self._FIELDS:
+    def _drop(self, key: str, value: Any) -> None:
+        for name in self._fields:
             bucket = self._index[name].get(str(getattr(value, name)).lower())
             if bucket is not None:
                 bucket.pop(key, None)
 
-    def __setitem__(self, key: str, value: Schedule) -> None:
+    def __setitem__(self, key: str, value: Any) -> None:
         if key in self:
             self._drop(key, dict.__getitem__(self, key))
         dict.__setitem__(self, key, value)
@@ -83,9 +86,7 @@ class ScheduleTable(dict[str, Schedule]):
         dict.__delitem__(self, key)
         self._drop(key, value)
 
-    _MISSING = object()
-
-    def pop(self, key: str, default: object = _MISSING) -> object:  # type: ignore[override]
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
         if key in self:
             value = dict.__getitem__(self, key)
             del self[key]
@@ -94,31 +95,35 @@ class ScheduleTable(dict[str, Schedule]):
             raise KeyError(key)
         return default
 
-    def popitem(self) -> tuple[str, Schedule]:
+    def popitem(self) -> tuple[str, Any]:
         key, value = dict.popitem(self)
         self._drop(key, value)
         return key, value
 
     def clear(self) -> None:
         dict.clear(self)
-        self._index = {f: {} for f in self._FIELDS}
+        self._index = {f: {} for f in self._fields}
 
-    def setdefault(self, key: str, default: Schedule) -> Schedule:  # type: ignore[override]
+    def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
             self[key] = default
         return dict.__getitem__(self, key)
 
-    def update(self, *args: object, **kwargs: Schedule) -> None:  # type: ignore[override]
-        for key, value in dict(*args, **kwargs).items():  # type: ignore[call-overload]
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
             self[key] = value
 
-    def __ior__(self, other: object) -> ScheduleTable:  # type: ignore[override]
+    def __ior__(self, other: Any) -> IndexedTable:  # type: ignore[override,misc]
         self.update(other)
         return self
 
-    def with_value(self, field: str, value: str) -> list[Schedule]:
-        """Schedules whose `field` ("group_id" or "principal_id") equals `value`, ignoring
-        case, in insertion order of the index."""
+    def indexes(self, field: str) -> bool:
+        """True when `field` (a record attribute) is indexed."""
+        return field in self._index
+
+    def with_value(self, field: str, value: str) -> list[Any]:
+        """Records whose attribute `field` equals `value`, ignoring case (insertion order of
+        the index). Raises `KeyError` for a field that is not indexed."""
         keys = self._index[field].get(value.lower(), {})
         return [dict.__getitem__(self, k) for k in keys]
 
@@ -130,10 +135,12 @@ class Tenant:
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
         self.lock = threading.RLock()
-        self.users: dict[str, User] = {}
-        self.groups: dict[str, Group] = {}
-        self.service_principals: dict[str, ServicePrincipal] = {}
-        self.schedules: dict[str, Schedule] = ScheduleTable()
+        self.users: dict[str, User] = IndexedTable(("id", "user_principal_name", "display_name"))
+        self.groups: dict[str, Group] = IndexedTable(("id", "display_name"))
+        self.service_principals: dict[str, ServicePrincipal] = IndexedTable(
+            ("id", "display_name", "app_id")
+        )
+        self.schedules: dict[str, Schedule] = IndexedTable(("group_id", "principal_id"))
         self.requests: dict[str, ScheduleRequest] = {}
         self.policies: dict[tuple[str, str], Policy] = {}
         self.faults: list[Fault] = []

@@ -9,6 +9,8 @@ string literals in single quotes, a `'` doubled) and section 4.1 (policy assignm
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -39,6 +41,7 @@ from msgraph.generated.service_principals.service_principals_request_builder imp
     ServicePrincipalsRequestBuilder,
 )
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+from stduritemplate import StdUriTemplate
 
 from reconciler.graph.transport import GraphHttp
 from reconciler.model import Kind
@@ -58,13 +61,50 @@ def _cfg(builder_cls: Any, params_name: str, **params: Any) -> RequestConfigurat
     return RequestConfiguration(query_parameters=query)
 
 
+_UNRESERVED = re.compile(r"^[A-Za-z0-9._~-]*$")
+_SENTINELS = ("zqsentinelzero0zq", "zqsentinelone1zq")
+"""Stand-ins for filter values: unreserved characters only, so URI-template expansion copies
+them verbatim and they can be swapped for the (encoded) real value afterwards."""
+_SENTINEL_RE = re.compile("|".join(_SENTINELS))
+
+
+def _encode_query_value(text: str) -> str:
+    """`text` as RFC 6570 form-style query expansion (`{?name}`) encodes it: what the request
+    builders' std-uritemplate does to each character of a query parameter value."""
+    if _UNRESERVED.match(text):
+        return text  # unreserved characters are never percent-encoded
+    return str(StdUriTemplate.expand("{?v}", {"v": text}))[len("?v="):]
+
+
 class Urls:
-    """Absolute and `$batch`-relative URLs for the calls the adapter makes."""
+    """Absolute and `$batch`-relative URLs for the calls the adapter makes.
+
+    The per-object URLs (thousands per plan) come from a per-shape cache: the request builder
+    expands the URL once with sentinel values, and each call swaps in its own values, encoded
+    exactly as the builder would (`_encode_query_value`) - the same string, without a full
+    URI-template expansion per URL.
+    """
 
     def __init__(self, http: GraphHttp) -> None:
         self._http = http
         self._adapter = http.adapter
         self._params = http.path_parameters
+        self._shapes: dict[str, str | None] = {}
+
+    def _cached(self, shape: str, build: Callable[..., str], *values: str) -> str:
+        """`build(*values)`, through the cache of `shape` (values are OData literal contents,
+        placed where `build` puts them)."""
+        if shape not in self._shapes:
+            template: str | None = build(*_SENTINELS[: len(values)])
+            if template is None or any(template.count(s) != 1 for s in _SENTINELS[: len(values)]):
+                template = None
+            self._shapes[shape] = template
+        template = self._shapes[shape]
+        if template is None:
+            return build(*values)
+        encoded = {s: _encode_query_value(v.replace("'", "''"))
+                   for s, v in zip(_SENTINELS, values, strict=False)}
+        return _SENTINEL_RE.sub(lambda m: encoded[m.group(0)], template)  # one pass
 
     def _rel(self, builder_cls: Any, **query: Any) -> str:
         builder = builder_cls(self._adapter, dict(self._params))
@@ -75,28 +115,34 @@ class Urls:
     def schedules(self, kind: Kind, group_id: str, principal_id: str | None = None) -> str:
         """`GET PAG/eligibilitySchedules` or `assignmentSchedules` filtered by group (and
         principal): the source of truth, never requests (section 1.2)."""
-        flt = f"groupId eq {quote(group_id)}"
-        if principal_id:
-            flt += f" and principalId eq {quote(principal_id)}"
         cls = (EligibilitySchedulesRequestBuilder if kind is Kind.ELIGIBLE
                else AssignmentSchedulesRequestBuilder)
-        return self._rel(cls, filter=flt)
+        if principal_id:
+            return self._cached(
+                f"schedules:{kind}:principal",
+                lambda g, p: self._rel(
+                    cls, filter=f"groupId eq {quote(g)} and principalId eq {quote(p)}"),
+                group_id, principal_id)
+        return self._cached(f"schedules:{kind}",
+                            lambda g: self._rel(cls, filter=f"groupId eq {quote(g)}"), group_id)
 
     def policy_assignments(self, group_id: str) -> str:
         """Both policy assignments (member and owner) of a group, rules inlined (section 4.1)."""
-        return self._rel(
+        return self._cached("policy_assignments", lambda g: self._rel(
             RoleManagementPolicyAssignmentsRequestBuilder,
-            filter=f"scopeId eq {quote(group_id)} and scopeType eq 'Group'",
+            filter=f"scopeId eq {quote(g)} and scopeType eq 'Group'",
             expand=["policy($expand=rules)"],
-        )
+        ), group_id)
 
     def users_by_upn(self, upn: str) -> str:
-        return self._rel(UsersRequestBuilder, filter=f"userPrincipalName eq {quote(upn)}",
-                         select=USER_FIELDS)
+        return self._cached("users_by_upn", lambda u: self._rel(
+            UsersRequestBuilder, filter=f"userPrincipalName eq {quote(u)}", select=USER_FIELDS),
+            upn)
 
     def groups_by_name(self, name: str) -> str:
-        return self._rel(GroupsRequestBuilder, filter=f"displayName eq {quote(name)}",
-                         select=GROUP_FIELDS)
+        return self._cached("groups_by_name", lambda n: self._rel(
+            GroupsRequestBuilder, filter=f"displayName eq {quote(n)}", select=GROUP_FIELDS),
+            name)
 
     def group_by_id(self, object_id: str) -> str:
         builder = GroupItemRequestBuilder(self._adapter, {**self._params, "group%2Did": object_id})
@@ -106,8 +152,9 @@ class Urls:
         return self._http.relative(info.url)
 
     def service_principals_by(self, field: str, value: str) -> str:
-        return self._rel(ServicePrincipalsRequestBuilder, filter=f"{field} eq {quote(value)}",
-                         select=SP_FIELDS)
+        return self._cached(f"service_principals_by:{field}", lambda v: self._rel(
+            ServicePrincipalsRequestBuilder, filter=f"{field} eq {quote(v)}", select=SP_FIELDS),
+            value)
 
     def service_principal_by_id(self, object_id: str) -> str:
         builder = ServicePrincipalItemRequestBuilder(
