@@ -17,8 +17,12 @@ Prints one JSON object:
   Resolution: every group name and principal name is one lookup sub-request (Graph has no
   "many names in one filter" lookup the adapter may rely on; bare object ids go 1,000 to a
   `getByIds` sub-request), 20 to a `$batch`: ceil((G + named principals + ceil(ids/1000))/20).
-  Reads need the resolved group ids, so the two phases cannot share envelopes;
-- ratio = http_round_trips / lower_bound;
+  Reads need the resolved group ids, so the two phases cannot share envelopes. That is the
+  issue's formula (lower_bound_issue_formula). lower_bound adds the naming round: live rows
+  may name principals the files do not (e.g. an assignment to remove), and their names come
+  only from a `getByIds` after the reads: ceil(ceil(unresolved ids/1000)/20) more round trips
+  (0 when every live principal was resolved from the files);
+- ratio = http_round_trips / lower_bound (and ratio_issue_formula);
 - per_assignment_refresh_round_trips = assignments + groups: what a Terraform-style refresh
   sends (one GET per assignment resource and one per group; principal lookups not counted);
 - wall_s, cpu_s (user + system of this planning process), peak_rss_mb (this process), and the
@@ -50,6 +54,7 @@ from reconciler.graph.batch import MAX_BATCH
 from reconciler.graph.reader import GET_BY_IDS_MAX
 from reconciler.graph.resolver import is_object_id
 from reconciler.graph.target import Target, open_backend
+from reconciler.live import LiveState, Resolution
 from reconciler.model import DesiredState, PrincipalType
 from reconciler.pipeline import read_state
 from reconciler.planner import collect_principals, plan
@@ -57,9 +62,10 @@ from reconciler.planner import collect_principals, plan
 LISTS_PER_GROUP = 3
 
 
-def lower_bound(desired: DesiredState) -> dict[str, int]:
+def lower_bound(desired: DesiredState, unresolved_live_principals: int = 0) -> dict[str, int]:
     """The fewest `$batch` round trips a plan of `desired` can take (see the module doc):
-    {"reads": ceil(3*G/20), "resolution": ceil(lookups/20), "total": their sum}."""
+    {"reads": ceil(3*G/20), "resolution": ceil(lookups/20), "naming": round trips to name
+    `unresolved_live_principals`, "total": their sum}."""
     groups = len({g.group for g in desired.groups})
     refs = collect_principals(desired)
     bare_ids = sum(1 for r in refs if r.type is PrincipalType.ID and is_object_id(r.value))
@@ -67,11 +73,20 @@ def lower_bound(desired: DesiredState) -> dict[str, int]:
     lookups = groups + named + math.ceil(bare_ids / GET_BY_IDS_MAX)
     reads = math.ceil(LISTS_PER_GROUP * groups / MAX_BATCH)
     resolution = math.ceil(lookups / MAX_BATCH)
-    return {"reads": reads, "resolution": resolution, "total": reads + resolution}
+    naming = math.ceil(math.ceil(unresolved_live_principals / GET_BY_IDS_MAX) / MAX_BATCH)
+    return {"reads": reads, "resolution": resolution, "naming": naming,
+            "total": reads + resolution + naming}
+
+
+def unresolved_principals(resolution: Resolution, live: LiveState) -> int:
+    """Distinct principal ids on live rows that the resolution of the files did not name."""
+    known = {o.id for objs in resolution.principals.values() for o in objs}
+    return len({s.principal_id for s in live.schedules} - known)
 
 
 async def _plan(desired_dir: Path, base_url: str, now: Any, concurrency: int | None,
                 phases: dict[str, float]) -> tuple[DesiredState, Any, int]:
+    """Load, read and plan; returns (desired, (plan, resolution, live), request count)."""
     t0 = time.perf_counter()
     state, problems = load_desired(desired_dir)
     if state is None:
@@ -88,7 +103,7 @@ async def _plan(desired_dir: Path, base_url: str, now: Any, concurrency: int | N
         count = backend.request_count
     phases["read_s"] = round(t2 - t1, 3)
     phases["plan_s"] = round(t3 - t2, 3)
-    return state, (the_plan, live), count
+    return state, (the_plan, resolution, live), count
 
 
 def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: float, seed: int,
@@ -99,9 +114,10 @@ def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: fl
     now = _fixture_now(tenant_file)
     phases: dict[str, float] = {}
     with serve_emulator(tenant_file, latency_ms, workdir) as served, measure() as timing:
-        state, (the_plan, live), sent = asyncio.run(
+        state, (the_plan, resolution, live), sent = asyncio.run(
             _plan(workdir / "desired", served.base_url, now, concurrency, phases))
-    bound = lower_bound(state)
+    bound = lower_bound(state, unresolved_principals(resolution, live))
+    issue_bound = bound["reads"] + bound["resolution"]
     assignments = sum(len(g.assignments) for g in state.groups)
     group_count = len(state.groups)
     return {
@@ -119,7 +135,10 @@ def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: fl
         "lower_bound": bound["total"],
         "lower_bound_reads": bound["reads"],
         "lower_bound_resolution": bound["resolution"],
+        "lower_bound_naming": bound["naming"],
         "ratio": round(sent / bound["total"], 3),
+        "lower_bound_issue_formula": issue_bound,
+        "ratio_issue_formula": round(sent / issue_bound, 3),
         "per_assignment_refresh_round_trips": assignments + group_count,
         "wall_s": timing.wall_s,
         "cpu_s": timing.cpu_s,

@@ -20,7 +20,7 @@ from reconciler.graph.resolver import Resolver
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, WriteResult
-from reconciler.live import LiveState, Resolution
+from reconciler.live import DirectoryObject, LiveState, Resolution
 from reconciler.model import PrincipalRef
 from reconciler.plan import Change
 
@@ -52,6 +52,7 @@ class GraphBackend:
         credential: Any = None,
     ) -> None:
         self._http = http
+        self._known: dict[str, DirectoryObject] = {}  # principals resolved so far, by id
         self.clock = clock
         self.tenant = tenant
         self._credential = credential
@@ -78,11 +79,17 @@ class GraphBackend:
     async def resolve(self, groups: Sequence[str], principals: Sequence[PrincipalRef]
                       ) -> Resolution:
         """See `reconciler.graph.resolver.Resolver.resolve`. Raises `ReadIncompleteError`."""
-        return await self._resolver.resolve(groups, principals)
+        resolution = await self._resolver.resolve(groups, principals)
+        for objects in resolution.principals.values():
+            for obj in objects:
+                self._known[obj.id] = obj
+        return resolution
 
     async def read(self, group_ids: Sequence[str]) -> LiveState:
-        """See `reconciler.graph.reader.Reader.read`. Raises `ReadIncompleteError`."""
-        return await self._reader.read(group_ids)
+        """See `reconciler.graph.reader.Reader.read`. Principals this backend already
+        resolved are named from that answer instead of another `getByIds` lookup. Raises
+        `ReadIncompleteError`."""
+        return await self._reader.read(group_ids, known=self._known)
 
     async def submit(self, change: Change) -> WriteResult:
         """See `reconciler.graph.writer.Writer.submit`. Graph errors land in the result."""

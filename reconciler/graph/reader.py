@@ -10,7 +10,7 @@ Activated and `memberType: group` rows are kept, marked as such; the planner set
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler.graph import decode
 from reconciler.graph.batch import Batcher, Listing, SubRequest
@@ -38,7 +38,11 @@ class Reader:
         self._batcher = batcher
         self._urls = urls
 
-    async def read(self, group_ids: Sequence[str]) -> LiveState:
+    async def read(self, group_ids: Sequence[str],
+                   known: Mapping[str, DirectoryObject] | None = None) -> LiveState:
+        """Read schedules and policies of `group_ids`, then name the principals on the rows.
+        `known` (id -> object, e.g. from resolving the desired files just before) names
+        principals without another lookup; only the others go to `getByIds`."""
         gids = list(dict.fromkeys(group_ids))
         requests: list[SubRequest] = []
         for n, gid in enumerate(gids):
@@ -65,7 +69,11 @@ class Reader:
                     if sched is not None:
                         schedules.append(sched)
 
-        principals = await self.principals({s.principal_id for s in schedules})
+        seen = {s.principal_id for s in schedules}
+        known = known or {}
+        fetched = await self.principals({i for i in seen if i not in known})
+        principals = {i: known.get(i) or fetched[i] for i in sorted(seen)
+                      if i in known or i in fetched}
         return LiveState(
             schedules=tuple(schedules),
             policies=policies,
