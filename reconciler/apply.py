@@ -278,16 +278,17 @@ def stale_reason(
 ) -> str | None:
     """Why a saved (reviewed) plan may no longer be applied, or None.
 
-    Refused when the desired files changed since it was made, when live state moved (the
-    fingerprint of the rows read differs), when it is past its `valid_until`, or older than
-    `max_age`.
+    Refused when the desired files changed since it was made; when live state moved (the
+    fingerprint of the rows read differs) or the saved changes are not what a plan made now
+    would write (an edited plan file); when it is past its `valid_until`; or when it is older
+    than `max_age`.
     """
     if saved.desired_digest != desired_digest:
         return "the desired files changed since the plan was made; plan again"
-    if saved.live_fingerprint != fresh.live_fingerprint:
+    if saved.live_fingerprint != fresh.live_fingerprint or _substance(saved) != _substance(fresh):
         moved = _moved(saved, fresh)
         return (
-            "live PIM state changed since the plan was made"
+            "live PIM state, or the plan file, changed since the plan was made"
             + (f" ({moved})" if moved else "")
             + "; plan again"
         )
@@ -301,14 +302,25 @@ def stale_reason(
     return None
 
 
+def _key(c: Change) -> tuple[object, ...]:
+    return (c.action, c.identity, c.permanent, c.duration, None if c.duration else c.end)
+
+
+def _substance(plan: Plan) -> set[tuple[object, ...]]:
+    """What each change writes, leaving out what only time moves (a rolling end, a deferral)."""
+    return {(*_key(c), c.graph_action, c.principal, c.start, c.schedule_id) for c in plan.changes}
+
+
 def _moved(saved: Plan, fresh: Plan) -> str:
     """Name what differs between the reviewed changes and what a plan now would do."""
-    before = {(c.identity, c.action) for c in saved.changes}
-    after = {(c.identity, c.action) for c in fresh.changes}
-    names = {
-        (c.identity, c.action): f"{c.action} {c.kind} {c.access} {c.principal} in {c.group}"
-        for c in (*saved.changes, *fresh.changes)
-    }
-    parts = [f"no longer: {names[k]}" for k in sorted(before - after)]
-    parts += [f"now also: {names[k]}" for k in sorted(after - before)]
+
+    def name(c: Change) -> str:
+        life = "permanent" if c.permanent else c.duration or (
+            format_instant(c.end) if c.end else "")
+        return f"{c.action} {c.kind} {c.access} {c.principal} in {c.group} {life}".rstrip()
+
+    before = {_key(c): name(c) for c in saved.changes}
+    after = {_key(c): name(c) for c in fresh.changes}
+    parts = [f"no longer: {before[k]}" for k in sorted(before.keys() - after.keys(), key=str)]
+    parts += [f"now also: {after[k]}" for k in sorted(after.keys() - before.keys(), key=str)]
     return "; ".join(parts[:5])

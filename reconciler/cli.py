@@ -23,6 +23,7 @@ from reconciler.clock import Clock, FixedClock, SystemClock
 from reconciler.durations import DurationError, parse_duration, parse_instant
 from reconciler.model import DesiredState
 from reconciler.pipeline import build_plan
+from reconciler.plan import Plan, PlanFileError, load_plan_file
 from reconciler.problems import Problem, Severity
 from reconciler.render.output import emit_plan
 from reconciler.render.text import print_problems, problem_line
@@ -46,10 +47,34 @@ def _parse_now(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     try:
         return parse_instant(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 instant with a zone, e.g. 2026-12-01T12:00:00Z"
+        ) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Cli(click.Group):
+    """The command group, with one exit code for every error: 1.
+
+    click exits 2 on a usage error, which for `plan` and `drift` means "changes" / "drift";
+    a CI job must not read a mistyped path as drift. So usage errors exit 1 here.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_ERROR)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_ERROR)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pim-reconciler")
 @click.option(
     "--now",
@@ -89,7 +114,11 @@ def load_or_exit(directory: str, fmt: str = "text") -> tuple[DesiredState, list[
 def _count(problems: list[Problem]) -> str:
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = sum(1 for p in problems if p.severity is Severity.WARNING)
-    return f"{errors} errors, {warnings} warnings"
+    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @cli.command()
@@ -189,6 +218,8 @@ def make_target(
 
 def run_graph(coro: Any) -> Any:
     """Run an async Graph operation; Graph failures become a one-line error and exit 1."""
+    from azure.core.exceptions import AzureError
+
     from reconciler.graph.auth import CredentialConfigError
     from reconciler.graph.errors import GraphError
     from reconciler.graph.target import TargetError
@@ -200,6 +231,12 @@ def run_graph(coro: Any) -> Any:
         sys.exit(EXIT_ERROR)
     except (TargetError, CredentialConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except AzureError as exc:  # azure-identity could not get a token
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"error: authentication to Microsoft Graph failed: {first}\n"
+                   "hint: choose --credential, or use --emulator FILE to try the tool "
+                   "without a tenant", err=True)
         sys.exit(EXIT_ERROR)
 
 
@@ -216,7 +253,7 @@ def run_graph(coro: Any) -> Any:
 @click.option("--out", type=click.Path(dir_okay=False), help="Also save the plan as JSON here.")
 @click.option(
     "--allow-removals",
-    type=int,
+    type=click.IntRange(min=0),
     metavar="N",
     help="Accept exactly N removals past the safety guards.",
 )
@@ -236,8 +273,16 @@ def plan(
 
     Exit 0: no changes; 2: changes; 1: problems (nothing may be applied).
     """
+    from reconciler.config import load_desired
 
-    state, problems = load_or_exit(directory, fmt)
+    state, problems = load_desired(directory)
+    if state is None or any(p.is_error for p in problems):
+        # No live read: the plan carries the file problems, in the format CI asked for.
+        the_plan = Plan.invalid(problems, obj.clock().now())
+        emit_plan(the_plan, fmt, out)
+        if fmt == "text":
+            click.echo(f"{directory}: invalid ({_count(problems)})", err=True)
+        sys.exit(EXIT_ERROR)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
     the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
     emit_plan(the_plan, fmt, out)
@@ -271,7 +316,7 @@ def _duration_option(
 )
 @click.option(
     "--allow-removals",
-    type=int,
+    type=click.IntRange(min=0),
     metavar="N",
     help="Pass the removal safety guards for exactly N removals.",
 )
@@ -324,7 +369,6 @@ def apply(
     refusal); 3: converged except changes deferred by PIM's five-minute rule.
     """
     from reconciler.apply import AuditLog
-    from reconciler.plan import Plan
     from reconciler.render.progress import ApplyProgress
     from reconciler.render.report import (
         render_report_json,
@@ -337,9 +381,9 @@ def apply(
     saved = None
     if plan_file:
         try:
-            saved = Plan.from_dict(json.loads(Path(plan_file).read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            click.echo(f"error: {plan_file} is not a pim-reconciler plan: {exc}", err=True)
+            saved = load_plan_file(plan_file)
+        except PlanFileError as exc:
+            click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()

@@ -41,7 +41,9 @@ async def make_plan(
     *,
     allow_removals: int | None = None,
 ) -> Plan:
-    """Read live state through `backend` and plan against it at `now` (UTC)."""
+    """Read live state through `backend` and plan against it at `now` (UTC, truncated to whole
+    seconds: fractions would only add noise to every end time a reviewer reads)."""
+    now = now.replace(microsecond=0)
     resolution, live = await read_state(desired, backend)
     return plan(desired, resolution, live, now, allow_removals=allow_removals)
 

@@ -153,6 +153,11 @@ class Plan:
                                                         p.group or "", p.principal or ""))),
         )
 
+    @classmethod
+    def invalid(cls, problems: list[Problem] | tuple[Problem, ...], now: datetime) -> Plan:
+        """A plan that could not be made (the files have errors): problems only, exit 1."""
+        return cls((), tuple(problems), (), now, None, "", "")
+
     @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
@@ -224,3 +229,34 @@ class Plan:
             desired_digest=data["desired_digest"],
             removal_counts=dict(data.get("removal_counts") or {}),
         )
+
+
+class PlanFileError(ValueError):
+    """A saved plan file that cannot be trusted: unreadable, not a plan, or edited."""
+
+
+def load_plan_file(path: str) -> Plan:
+    """Read a plan saved by `plan --out`, checked against `schemas/plan.schema.json` and its
+    own checksum (a plan edited after review is refused). Raises `PlanFileError`."""
+    import jsonschema
+
+    from reconciler.config.schema import load_schema
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise PlanFileError(f"{path} is not readable JSON: {exc}") from exc
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(load_schema("plan.schema.json")).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top)"
+        raise PlanFileError(f"{path} is not a pim-reconciler plan: {where}: {error.message}")
+    try:
+        plan = Plan.from_dict(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PlanFileError(f"{path} is not a pim-reconciler plan: {exc}") from exc
+    if plan.checksum != data["checksum"]:
+        raise PlanFileError(f"{path} was edited after it was made (its checksum does not match "
+                            "its changes); plan again")
+    return plan

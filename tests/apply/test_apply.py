@@ -126,7 +126,7 @@ def test_saved_plan_refused_when_live_state_moved(tmp_path: Path) -> None:
     tenant_file.write_text(yaml.safe_dump(data, sort_keys=False))
     run = apply(directory, tenant_file, "--plan", str(saved))
     assert run.exit_code == 1
-    assert "live PIM state changed" in run.json()["refused"]
+    assert "changed since the plan was made" in run.json()["refused"]
     assert "user-g@contoso.example" in run.json()["refused"]
     assert requests(tenant_file) == []
 
@@ -197,3 +197,53 @@ def test_examples_converge_after_the_deferral(tmp_path: Path, examples: Path) ->
     second = apply(directory, tenant_file, "--wait-deferred", "6m")
     assert second.exit_code == 0, second.stdout
     assert plan(directory, tenant_file).exit_code == 0
+
+
+def _edit_saved(saved: Path, edit) -> None:
+    data = json.loads(saved.read_text())
+    edit(data)
+    saved.write_text(json.dumps(data))
+
+
+def test_saved_plan_with_edited_changes_is_refused(tmp_path: Path) -> None:
+    directory, tenant_file = write(tmp_path, tenant())
+    saved = tmp_path / "plan.json"
+    plan(directory, tenant_file, "--out", str(saved))
+    other = json.loads(saved.read_text())["changes"][1]["principal_id"]
+
+    def swap_principal(data):  # someone points a reviewed create at another principal
+        data["changes"][0]["principal_id"] = other
+
+    _edit_saved(saved, swap_principal)
+    run = run_cli("--now", NOW, "apply", str(directory), "--emulator", str(tenant_file),
+                  "--yes", "--plan", str(saved))
+    assert run.exit_code == 1 and "edited after it was made" in run.stderr
+    assert requests(tenant_file) == []
+
+    def drop_removal_and_fix_checksum(data):  # ... and recomputes the checksum to match
+        from reconciler.plan import Plan
+
+        data["changes"] = [c for c in data["changes"] if c["action"] != "remove"]
+        data["checksum"] = Plan.from_dict(data).checksum
+
+    plan(directory, tenant_file, "--out", str(saved))
+    _edit_saved(saved, drop_removal_and_fix_checksum)
+    run = apply(directory, tenant_file, "--plan", str(saved))
+    assert run.exit_code == 1
+    assert "now also: remove eligible member user-f@contoso.example" in run.json()["refused"]
+    assert requests(tenant_file) == []
+
+
+def test_saved_plan_that_is_not_a_plan_is_refused(tmp_path: Path) -> None:
+    directory, tenant_file = write(tmp_path, tenant())
+    saved = tmp_path / "plan.json"
+    plan(directory, tenant_file, "--out", str(saved))
+    _edit_saved(saved, lambda data: data["changes"][0].__setitem__("end", 12))
+    run = run_cli("--now", NOW, "apply", str(directory), "--emulator", str(tenant_file),
+                  "--yes", "--plan", str(saved))
+    assert run.exit_code == 1
+    assert "is not a pim-reconciler plan: changes/0/end" in run.stderr
+    saved.write_text("{not json")
+    run = run_cli("--now", NOW, "apply", str(directory), "--emulator", str(tenant_file),
+                  "--yes", "--plan", str(saved))
+    assert run.exit_code == 1 and "not readable JSON" in run.stderr

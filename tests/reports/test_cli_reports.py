@@ -66,7 +66,7 @@ def test_drift_window_and_formats(tenant: str, tmp_path: Path, monkeypatch):
     assert summary.read_text(encoding="utf-8").startswith("<!-- pim-reconciler-drift -->")
     bad = run_cli("drift", str(ROOT / "examples" / "assignments"), "--emulator", tenant,
                   "--expiring-within", "P1M")
-    assert bad.exit_code == 2 and "use days" in bad.stderr
+    assert bad.exit_code == 1 and "use days" in bad.stderr
 
 
 def test_drift_exits_0_when_live_matches_and_1_on_errors(tenant: str, tmp_path: Path):
@@ -132,4 +132,4 @@ def test_export_reports_unknown_and_unmanageable_groups(tenant: str, tmp_path: P
     assert "group_not_found" in run.stderr and "group_not_manageable" in run.stderr
     assert not (tmp_path / "x").exists()
     usage = run_cli("export", "--emulator", tenant, "--out", str(tmp_path / "x"))
-    assert usage.exit_code == 2 and "--all-managed" in usage.stderr
+    assert usage.exit_code == 1 and "--all-managed" in usage.stderr
