@@ -35,7 +35,9 @@ class GraphError(Exception):
         inner_code: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(f"{status or '-'} {code or 'error'}: {message}")
+        prefix = f"{status} " if status else ""
+        suffix = f" [request-id {request_id}]" if request_id else ""
+        super().__init__(f"{prefix}{code or 'error'}: {message}{suffix}")
         self.status = status
         self.code = code
         self.message = message
@@ -50,8 +52,15 @@ class GraphError(Exception):
 
     @property
     def transient(self) -> bool:
-        """Throttling, server errors and transport failures: worth another try."""
+        """Throttling, server errors and transport failures: worth another try. A refused
+        connection is not: nothing listens there (a wrong --graph-url), so fail fast."""
+        if self.code == CONNECT_ERROR:
+            return False
         return self.status is None or self.status == 429 or self.status >= 500
+
+
+CONNECT_ERROR = "ConnectError"
+"""`GraphError.code` for a connection that could not be made (status None)."""
 
 
 class ReadIncompleteError(GraphError):

@@ -27,7 +27,8 @@ def result_line(result: ChangeResult) -> str:
         text += f": {result.graph_code}"
     if result.message and result.outcome is not Outcome.APPLIED:
         text += f" - {result.message}"
-    if result.request_id and result.outcome is Outcome.FAILED:
+    if (result.request_id and result.outcome is Outcome.FAILED
+            and result.request_id not in result.message):
         text += f" [request-id {result.request_id}]"
     return text
 
