@@ -430,12 +430,14 @@ def _compare(
             f"live end {format_instant(row.end)} is later than now + "
             f"{lifetime.duration_text} (extended out of band)"
         )
-    if row.end - ctx.now <= ctx.desired.settings.defaults.renew_before:
-        return Action.RENEW, (
-            f"expires {format_instant(row.end)}, within the renewal window "
-            f"({ctx.desired.settings.defaults.renew_before_text}); renewed "
-            f"for {lifetime.duration_text}"
-        )
+    defaults = ctx.desired.settings.defaults
+    if row.end - ctx.now <= defaults.renew_before and end - row.end > SAME_INSTANT:
+        reason = (f"expires {format_instant(row.end)}, within the renewal window "
+                  f"({defaults.renew_before_text}); renewed for {lifetime.duration_text}")
+        if lifetime.duration <= defaults.renew_before:
+            reason += (f" (a duration no longer than renew_before {defaults.renew_before_text} "
+                       "is renewed on every run)")
+        return Action.RENEW, reason
     return None, ""
 
 

@@ -243,3 +243,17 @@ def test_checksum_is_stable_and_json_round_trips():
     again = Plan.from_dict(p.to_dict())
     assert again.checksum == p.checksum and again.changes == p.changes
     assert user(1).id in {c.principal_id for c in p.changes}
+
+
+def test_renewal_that_would_not_move_the_end_is_not_planned():
+    # renew_before longer than the duration: a schedule granted a minute ago is "in its
+    # window", but renewing it now would give the same end, so nothing is planned
+    fresh = row(1, end=NOW + D(days=30) - D(seconds=30), start=NOW - D(seconds=30),
+                created=NOW - D(seconds=30))
+    older = row(2, end=NOW + D(days=20), start=NOW - D(days=10))
+    resolution, state = live(fresh, older)
+    p = plan(desired(group(entry(1, rolling("P30D")), entry(2, rolling("P30D"), line=7)),
+                     renew_before="P60D"), resolution, state, NOW)
+    [c] = p.changes
+    assert c.principal == "user2@contoso.example" and c.action is Action.RENEW
+    assert "renewed on every run" in c.reason
