@@ -7,8 +7,9 @@ never disagrees with the plan, it only sorts it for a reader.
 Classes (each plan change appears in exactly one of the first five):
 
 - `out_of_band`: admin-made direct assignments nobody declared, in the managed sections of
-  managed groups: the plan's removals, and in additive groups the undeclared rows the plan
-  keeps (listed with no planned action);
+  authoritative groups: the plan's removals. An additive group's file says undeclared rows
+  are acceptable, so they are information (`undeclared`), not drift: a drift issue must not
+  be reopened on every run for what the files allow;
 - `missing`: declared, not live: the plan's creates;
 - `lifetime_changed`: live lifetime differs from the declared one: the plan's updates;
 - `renewal_due`: rolling (`duration`) entries inside the renewal window: the plan's renewals;
@@ -19,9 +20,8 @@ Classes (each plan change appears in exactly one of the first five):
   declared `until` where the plan updates to it, the live end where the plan leaves the row
   alone. A rolling entry the plan renews is not expiring. Reported, but **not drift**: an
   assignment running out as declared is the files working as intended;
-- `information`: the plan's information rows (activations in progress, inherited rows, next
-  renewal lengths, withheld removals), less the additive `undeclared` rows moved to
-  `out_of_band`.
+- `information`: the plan's information rows (activations in progress, inherited rows, an
+  additive group's undeclared rows, next renewal lengths, withheld removals).
 
 Exit code (format.md "Exit codes"): 1 when the plan has errors; 2 when any of out_of_band,
 missing, lifetime_changed, renewal_due or pending_deferrals is non-empty; 0 otherwise
@@ -45,7 +45,6 @@ from reconciler.model import (
     DesiredState,
     Kind,
     Location,
-    Mode,
     PrincipalType,
 )
 from reconciler.plan import Action, Change, Info, Plan
@@ -220,12 +219,6 @@ def classify(
         declared = _declared(group, resolution)
         for row in _managed_rows(group, live_group, live, now):
             change = changes.get((row.group_id, str(row.access), str(row.kind), row.principal_id))
-            if (
-                change is None
-                and group.mode is Mode.ADDITIVE
-                and ((row.access, row.kind, row.principal_id) not in declared)
-            ):
-                buckets[DriftClass.OUT_OF_BAND].append(_undeclared(row, live_group, group, live))
             if change is not None and change.action is Action.REMOVE:
                 continue
             end = row.end if change is None else (None if change.permanent else change.end)
@@ -243,7 +236,7 @@ def classify(
         generated_at=now,
         expiring_within=expiring_within,
         **{str(c): tuple(sorted(items, key=DriftItem.sort_key)) for c, items in buckets.items()},
-        information=tuple(i for i in plan.info if i.code != "undeclared"),
+        information=plan.info,
         problems=problems,
         live_fingerprint=plan.live_fingerprint,
         desired_digest=plan.desired_digest,
@@ -315,30 +308,6 @@ def _managed_rows(
 def _principal(live: LiveState, principal_id: str) -> tuple[str, PrincipalType]:
     obj = live.principals.get(principal_id)
     return (obj.name, obj.type) if obj else (principal_id, PrincipalType.ID)
-
-
-def _undeclared(
-    row: LiveSchedule, live_group: LiveGroup, group: DesiredGroup, live: LiveState
-) -> DriftItem:
-    name, ptype = _principal(live, row.principal_id)
-    return DriftItem(
-        group_id=live_group.id,
-        group=live_group.display_name,
-        access=row.access,
-        kind=row.kind,
-        principal_id=row.principal_id,
-        principal=name,
-        principal_type=ptype,
-        detail=f"not declared in {group.location.file}; kept (additive group)",
-        action=None,
-        live=True,
-        live_end=row.end,
-        live_permanent=row.end is None,
-        end=row.end,
-        permanent=row.end is None,
-        file=group.location.file,
-        line=group.location.line,
-    )
 
 
 def _expiring(

@@ -35,7 +35,6 @@ def test_drift_on_the_example_tenant_reports_each_class(tenant: str):
     data = run.json()
     jsonschema.Draft202012Validator(SCHEMA).validate(data)
     assert entries(data, "out_of_band") == [
-        ("PIM-Contractors", "member", "eligible", "mateo.rossi@contoso.example", None),
         ("PIM-Database-Owners", "owner", "active", "hugo.martin@contoso.example", "remove")]
     assert entries(data, "missing") == [
         ("PIM-Network-Ops", "member", "active", "backup-runner", "create"),
@@ -52,7 +51,8 @@ def test_drift_on_the_example_tenant_reports_each_class(tenant: str):
     assert data["expiring_soon"][0]["end"] == "2026-12-11T12:00:00Z"
     assert sorted((i["code"], i["group"], i["principal"]) for i in data["information"]) == [
         ("activation", "PIM-Platform-Admins", "ben.carter@contoso.example"),
-        ("inherited", "PIM-Oncall-Responders", "chen.wei@contoso.example")]
+        ("inherited", "PIM-Oncall-Responders", "chen.wei@contoso.example"),
+        ("undeclared", "PIM-Contractors", "mateo.rossi@contoso.example")]
 
 
 def test_drift_window_and_formats(tenant: str, tmp_path: Path, monkeypatch):
