@@ -12,37 +12,38 @@ SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.R
 
 
 def relative(when: datetime, now: datetime) -> str:
-    """ "in 3 days", "in 2 hours", "5 minutes ago" (rounded down)."""
+    """"in 3 days", "in 2 hours", "5 minutes ago": the largest unit, rounded to nearest."""
     seconds = (when - now).total_seconds()
     future = seconds >= 0
     seconds = abs(seconds)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            n = int(seconds // size)
+            n = round(seconds / size)
             text = f"{n} {unit}{'s' if n != 1 else ''}"
             return f"in {text}" if future else f"{text} ago"
     return "now"
 
 
 def end_text(permanent: bool, end: datetime | None, now: datetime) -> str:
+    """`permanent`, or `until <UTC instant> (in N days)`."""
     if permanent or end is None:
         return "permanent"
-    return f"{format_instant(end)} ({relative(end, now)})"
+    return f"until {format_instant(end)} ({relative(end, now)})"
 
 
 def lifetime_text(change: Change, now: datetime) -> str:
-    """`old -> new` for updates and renewals; the new lifetime for creates; the old for removes."""
+    """`old -> new` for updates and renewals; the new lifetime for creates; for removals the
+    lifetime the assignment has now (what the removal cuts short)."""
     old = end_text(change.old_permanent, change.old_end, now)
     new = end_text(change.permanent, change.end, now)
     if change.duration:
         new += f" [rolling {change.duration}]"
     if change.action is Action.CREATE:
-        text = new
         if change.start:
-            text = f"from {format_instant(change.start)} to {text}"
-        return text
+            return f"from {format_instant(change.start)} {new}"
+        return new
     if change.action is Action.REMOVE:
-        return f"was {old}"
+        return "held permanently" if change.old_permanent else f"held {old}"
     return f"{old} -> {new}"
 
 
