@@ -81,15 +81,15 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
         lines = [f"### {name}", ""]
         if groups.get(name):
             lines += [
-                "| | action | kind | access | principal | lifetime | flags |",
-                "|---|---|---|---|---|---|---|",
+                "| | action | kind | access | principal | lifetime | why | flags |",
+                "|---|---|---|---|---|---|---|---|",
             ]
             for c in groups[name]:
                 when = f" (not before {format_instant(c.not_before)})" if c.not_before else ""
                 lines.append(
                     f"| {'⏳' if c.not_before else ''} | **{c.action}** | {c.kind} | {c.access} "
                     f"| `{_cell(c.principal)}` ({c.principal_type}) "
-                    f"| {_cell(lifetime_text(c, now))}{when} "
+                    f"| {_cell(lifetime_text(c, now))}{when} | {_cell(c.reason)} "
                     f"| {', '.join(_FLAG_LABELS[f] for f in flags(c))} |"
                 )
             lines.append("")
