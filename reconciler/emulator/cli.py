@@ -13,15 +13,23 @@ from pathlib import Path
 import click
 
 from reconciler.clock import Clock, OffsetClock, SystemClock
+from reconciler.durations import format_instant
 from reconciler.emulator.server import RemoteBindRefused, base_url, check_host, free_port, serve
 from reconciler.emulator.tenant import Tenant, read_fixture
 from reconciler.emulator.timefmt import parse_time
 
 
-def load_for_serving(state: Path, page_size: int | None = None) -> Tenant:
-    """Load `state` with an OffsetClock at its `now` (or the system clock)."""
+def load_for_serving(
+    state: Path, page_size: int | None = None, clock_choice: str = "fixture"
+) -> Tenant:
+    """Load `state` with an OffsetClock at its `now` (or the system clock when it has none,
+    or when `clock_choice` is "system"; relative times then resolve against real time)."""
     data = read_fixture(state)
-    clock: Clock = OffsetClock(parse_time(data["now"])) if data.get("now") else SystemClock()
+    clock: Clock = (
+        OffsetClock(parse_time(data["now"]))
+        if data.get("now") and clock_choice == "fixture"
+        else SystemClock()
+    )
     tenant = Tenant.from_fixture(data, clock=clock)
     if page_size:
         tenant.page_size = page_size
@@ -73,8 +81,16 @@ def emulator() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="On exit, write the request log here as JSON lines (one answered request each).",
 )
+@click.option(
+    "--clock",
+    type=click.Choice(["fixture", "system"]),
+    default="fixture",
+    show_default=True,
+    help="fixture: time starts at the state file's `now` and runs on; system: real UTC time.",
+)
 def serve_command(
     state: Path,
+    clock: str,
     host: str,
     port: int,
     latency_ms: int,
@@ -88,9 +104,17 @@ def serve_command(
         check_host(host, allow_remote)
     except RemoteBindRefused as exc:
         raise click.UsageError(str(exc)) from exc
-    tenant = load_for_serving(state, page_size)
+    tenant = load_for_serving(state, page_size, clock)
     chosen = port or free_port(host)
     click.echo(base_url(host, chosen), nl=True)
+    started = tenant.clock.now().replace(microsecond=0)
+    if clock == "fixture" and not isinstance(tenant.clock, SystemClock):
+        click.echo(
+            f"clock: starts at {format_instant(started)} (the state file's now) and runs on; "
+            f"give clients the same time, e.g. pim-reconciler --now "
+            f"{format_instant(started)} plan DIR --graph-url {base_url(host, chosen)}",
+            err=True,
+        )
     try:
         serve(tenant, host=host, port=chosen, latency_ms=latency_ms, allow_remote=allow_remote)
     finally:
