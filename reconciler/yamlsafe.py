@@ -291,6 +291,9 @@ def _syntax_issue(exc: yaml.MarkedYAMLError, text: str) -> YamlIssue:
     line = None
     if mark is not None:  # at the end of the file: name its last line with content
         line = min(mark.line + 1, text.rstrip().count("\n") + 1)
+        if exc.problem_mark is not None and exc.problem_mark.index < len(text) \
+                and text[exc.problem_mark.index] == "\t":
+            reason = f"{reason}: a tab; YAML indents with spaces only"
     return YamlIssue(Code.YAML_SYNTAX, f"invalid YAML: {reason or 'cannot parse'}", line)
 
 

@@ -169,3 +169,10 @@ def test_unreadable_file_is_an_issue_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(YamlError) as info:
         read_bounded(tmp_path / "missing.yaml")
     assert info.value.issues[0].code is Code.YAML_SYNTAX
+
+
+def test_tab_indentation_is_named() -> None:
+    with pytest.raises(YamlError) as caught:
+        parse_yaml("group: g\nmembers:\n  eligible:\n\t- principal: a@b.c\n")
+    [issue] = caught.value.issues
+    assert issue.line == 4 and "a tab; YAML indents with spaces only" in issue.message
