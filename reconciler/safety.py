@@ -39,7 +39,7 @@ def safety_problems(
     overridden = allow_removals is not None and allow_removals == total
     severity = Severity.WARNING if overridden else Severity.ERROR
     hint = (f"passed with --allow-removals {total}" if overridden
-            else f"pass --allow-removals {total} to apply it anyway")
+            else f"pass --allow-removals {total} (this run's total removals) to apply it anyway")
     safety = settings.safety
     if total > safety.max_removals:
         out.append(Problem(
