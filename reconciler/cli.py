@@ -151,6 +151,15 @@ def validate(obj: Context, directory: str, fmt: str) -> None:
     sys.exit(EXIT_ERROR if invalid else EXIT_OK)
 
 
+allow_removals_option = click.option(
+    "--allow-removals",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Pass the removal safety guards (too_many_removals, empty_desired_set) for exactly N "
+    "removals: the run's total.",
+)
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--emulator FILE | --graph-url URL | Graph (default), with --tenant and --credential."""
 
@@ -251,12 +260,7 @@ def run_graph(coro: Any) -> Any:
     show_default=True,
 )
 @click.option("--out", type=click.Path(dir_okay=False), help="Also save the plan as JSON here.")
-@click.option(
-    "--allow-removals",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Accept exactly N removals past the safety guards.",
-)
+@allow_removals_option
 @click.pass_obj
 def plan(
     obj: Context,
@@ -314,12 +318,7 @@ def _duration_option(
     type=click.Path(exists=True, dir_okay=False),
     help="Apply this saved (reviewed) plan after checking it is still true.",
 )
-@click.option(
-    "--allow-removals",
-    type=click.IntRange(min=0),
-    metavar="N",
-    help="Pass the removal safety guards for exactly N removals.",
-)
+@allow_removals_option
 @click.option(
     "--wait-deferred",
     callback=_duration_option,

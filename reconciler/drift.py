@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from reconciler.durations import format_duration, format_instant
+from reconciler.durations import format_duration, format_instant, relative
 from reconciler.live import LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.model import (
     Access,
@@ -47,7 +47,7 @@ from reconciler.model import (
     Location,
     PrincipalType,
 )
-from reconciler.plan import Action, Change, Info, Plan
+from reconciler.plan import Action, Change, Info, Plan, json_fields
 from reconciler.problems import Problem, Severity
 
 DRIFT_FORMAT_VERSION = 1
@@ -115,15 +115,7 @@ class DriftItem:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__slots__:  # type: ignore[attr-defined]
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = format_instant(value)
-            elif isinstance(value, StrEnum):
-                value = str(value)
-            out[name] = value
-        return out
+        return json_fields(self)
 
 
 @dataclass(frozen=True)
@@ -320,12 +312,12 @@ def _expiring(
     where: Location,
 ) -> DriftItem:
     name, ptype = _principal(live, row.principal_id)
-    left = format_duration(end - now)
+    left = relative(end, now)
     if change is None:
-        detail = f"ends {format_instant(end)} ({left} from now); nothing renews it"
+        detail = f"ends {format_instant(end)} ({left}); nothing renews it"
     else:
         detail = (
-            f"ends {format_instant(end)} (in {left}) once the planned {change.action} is applied"
+            f"ends {format_instant(end)} ({left}) once the planned {change.action} is applied"
         )
     return DriftItem(
         group_id=live_group.id,

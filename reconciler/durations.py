@@ -109,3 +109,16 @@ def format_instant(dt: datetime) -> str:
     if dt.microsecond:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def relative(when: datetime, now: datetime) -> str:
+    """"in 3 days", "in 2 hours", "5 minutes ago": the largest unit, rounded to nearest."""
+    seconds = (when - now).total_seconds()
+    future = seconds >= 0
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            text = f"{n} {unit}{'s' if n != 1 else ''}"
+            return f"in {text}" if future else f"{text} ago"
+    return "now"

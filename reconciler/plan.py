@@ -39,6 +39,19 @@ class GraphAction(StrEnum):
     ADMIN_RENEW = "adminRenew"
 
 
+def json_fields(value: Any) -> dict[str, Any]:
+    """A slotted dataclass as JSON-ready fields: instants as UTC text, enums as their value."""
+    out: dict[str, Any] = {}
+    for name in value.__slots__:
+        field_value = getattr(value, name)
+        if isinstance(field_value, datetime):
+            field_value = format_instant(field_value)
+        elif isinstance(field_value, StrEnum):
+            field_value = str(field_value)
+        out[name] = field_value
+    return out
+
+
 _ORDER = {Action.CREATE: 0, Action.RENEW: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
@@ -91,15 +104,7 @@ class Change:
                 self.principal.lower(), self.principal_id)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__slots__:  # type: ignore[attr-defined]
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                value = format_instant(value)
-            elif isinstance(value, StrEnum):
-                value = str(value)
-            out[name] = value
-        return out
+        return json_fields(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reconciler.durations import format_instant
+from reconciler.durations import format_instant, relative
 from reconciler.model import Access, Kind
 from reconciler.plan import Action, Change
 
 SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.REMOVE: "-"}
-
-
-def relative(when: datetime, now: datetime) -> str:
-    """"in 3 days", "in 2 hours", "5 minutes ago": the largest unit, rounded to nearest."""
-    seconds = (when - now).total_seconds()
-    future = seconds >= 0
-    seconds = abs(seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = round(seconds / size)
-            text = f"{n} {unit}{'s' if n != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "now"
 
 
 def end_text(permanent: bool, end: datetime | None, now: datetime) -> str:
