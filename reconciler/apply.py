@@ -254,13 +254,16 @@ async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -
         )
     error = getattr(result, "error", None)
     if getattr(result, "outcome", None) == "applied":
+        if result.verified:
+            return ChangeResult(change, Outcome.APPLIED, "verified",
+                                request_id=result.request_id, at=clock.now())
+        # Graph accepted it, but the schedule never showed the intended lifetime within the
+        # verification window: it does not count as done; the next run plans from what is live.
         return ChangeResult(
-            change,
-            Outcome.APPLIED,
-            "verified" if result.verified else "sent",
-            request_id=result.request_id,
-            at=clock.now(),
-        )
+            change, Outcome.FAILED,
+            f"accepted (status {result.status or 'unknown'}) but not visible with the intended "
+            "lifetime within the verification window; the next run re-checks it",
+            request_id=result.request_id, graph_code="NotVerified", at=clock.now())
     if error is not None and (error.status in FATAL_STATUSES or error.status == 429):
         stop.append(f"{error.code or error.status}")
     return ChangeResult(

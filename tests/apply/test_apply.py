@@ -247,3 +247,17 @@ def test_saved_plan_that_is_not_a_plan_is_refused(tmp_path: Path) -> None:
     run = run_cli("--now", NOW, "apply", str(directory), "--emulator", str(tenant_file),
                   "--yes", "--plan", str(saved))
     assert run.exit_code == 1 and "not readable JSON" in run.stderr
+
+
+def test_write_never_seen_is_not_counted_as_applied(tmp_path: Path) -> None:
+    # the new schedules stay invisible longer than the verification window (90 s)
+    lag = {"match": "POST */eligibilityScheduleRequests", "kind": "lag", "seconds": 600}
+    directory, tenant_file = write(tmp_path, tenant(faults=[lag]))
+    run = apply(directory, tenant_file)
+    assert run.exit_code == 1
+    creates = [r for r in run.json()["results"] if r["action"] == "create"]
+    assert {r["outcome"] for r in creates} == {"failed"}
+    assert {r["graph_code"] for r in creates} == {"NotVerified"}
+    assert all(r["request_id"] for r in creates)
+    # once replication catches up, the next run has nothing left to create
+    assert plan(directory, tenant_file, now="2026-12-01T12:30:00Z").json()["summary"]["create"] == 0
