@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from reconciler.durations import format_duration, format_instant
@@ -48,6 +48,7 @@ EXTEND_WINDOW = timedelta(days=14)
 change is an `adminUpdate` (Entra docs, "Extend and renew group assignments")."""
 
 REMOVAL_JUSTIFICATION = "Removed by pim-reconciler: not declared in the desired state"
+REMOVAL_LAPSED = "Removed by pim-reconciler: its declared end has passed"
 
 
 @dataclass
@@ -181,10 +182,22 @@ def _resolve_principal(
 
 
 def _protected_ids(ctx: _Context) -> set[str]:
+    """Ids of the protected principals. One that resolves to nothing is a warning: a typo in
+    the break-glass list must not pass silently. An ambiguous name protects every match."""
     ids: set[str] = set()
-    for ref in ctx.desired.settings.protected:
-        for obj in ctx.resolution.principals.get(ref, ()):
-            ids.add(obj.id)
+    settings = ctx.desired.settings
+    for ref in settings.protected:
+        matches = ctx.resolution.principals.get(ref)
+        if matches is None:
+            continue  # lookup refused: permission_denied is already reported
+        if not matches:
+            ctx.problem(Severity.WARNING, Code.PRINCIPAL_NOT_FOUND,
+                        f"protected principal '{ref.value}' does not exist in the tenant, so "
+                        "it protects nothing; check the spelling",
+                        file=settings.location.file if settings.location else None,
+                        line=settings.location.line if settings.location else None,
+                        principal=ref.value)
+        ids.update(obj.id for obj in matches)
     return ids
 
 
@@ -292,8 +305,13 @@ def _plan_entry(
     where: dict[str, object],
 ) -> None:
     now = ctx.now
-    for problem in time_problems(entry, now, group=group.group):
-        ctx.problems.append(problem)
+    timing = time_problems(entry, now, group=group.group)
+    if timing:
+        ctx.problems.extend(timing)
+        until = entry.lifetime.until
+        if (timing[0].code is Code.UNTIL_IN_PAST and row is not None and until is not None
+                and (row.end is None or row.end > until + SAME_INSTANT)):
+            _plan_removal(ctx, group, live_group, row, protected, lapsed=entry)
         return
     lifetime = entry.lifetime
     policy = ctx.live.policies.get((live_group.id, entry.access))
@@ -307,6 +325,13 @@ def _plan_entry(
         )
         return
 
+    if (lifetime.type is LifetimeType.DURATION and lifetime.duration is not None
+            and lifetime.duration <= ctx.desired.settings.defaults.renew_before):
+        ctx.problem(Severity.WARNING, Code.RENEW_BEFORE_TOO_LONG,
+                    f"duration {lifetime.duration_text} is not longer than defaults.renew_before "
+                    f"({ctx.desired.settings.defaults.renew_before_text}): every run renews it, "
+                    "which makes it standing access; declare a longer duration or a shorter "
+                    "renew_before if that is not meant", **where)
     start = entry.start if entry.start and entry.start > now else None
     begin = start or now
     permanent = lifetime.type is LifetimeType.PERMANENT
@@ -469,6 +494,16 @@ def _in_sync(
                     obj.name,
                 )
             )
+    if lifetime.type is LifetimeType.DURATION:
+        # a rolling entry is written again at its next renewal: judge that write now
+        renewal = policy_problems(
+            policy, entry.kind, permanent=False, length=lifetime.duration,  # type: ignore[arg-type]
+            justification=entry.justification,
+            ticket=bool(entry.ticket and entry.ticket.number), where=where)
+        for problem in renewal:
+            ctx.problems.append(replace(
+                problem, message=f"{problem.message} (the next renewal would be refused)"))
+        return
     # An assignment already in sync is not re-judged against a policy tightened later.
     judged = policy_problems(
         policy,
@@ -511,27 +546,28 @@ def _plan_removal(
     live_group: LiveGroup,
     row: LiveSchedule,
     protected: set[str],
+    *,
+    lapsed: DesiredAssignment | None = None,
 ) -> None:
+    """Remove `row`: undeclared in an authoritative group, or (`lapsed`) declared with an
+    `until` that has passed while the live assignment runs on."""
     name = _name(ctx, row.principal_id)
     obj = ctx.live.principals.get(row.principal_id)
+    what = "undeclared" if lapsed is None else "lapsed"
+    location = lapsed.location if lapsed else group.location
     if group.mode is Mode.ADDITIVE:
-        ctx.info.append(
-            Info(
-                "undeclared",
-                f"{name} holds {row.kind} {row.access} without a "
-                "declaration; kept (additive group)",
-                live_group.display_name,
-                name,
-            )
-        )
+        detail = ("without a declaration" if lapsed is None
+                  else "past its declared until")
+        ctx.info.append(Info(what, f"{name} holds {row.kind} {row.access} {detail}; kept "
+                             "(additive group: never removes)", live_group.display_name, name))
         return
     if row.principal_id in protected:
         ctx.problem(
             Severity.WARNING,
             Code.PROTECTED_PRINCIPAL,
-            f"{name} is protected: its undeclared {row.kind} {row.access} assignment is kept",
-            file=group.location.file,
-            line=group.location.line,
+            f"{name} is protected: its {what} {row.kind} {row.access} assignment is kept",
+            file=location.file,
+            line=location.line,
             group=group.group,
             principal=name,
         )
@@ -550,17 +586,19 @@ def _plan_removal(
             principal_id=row.principal_id,
             principal=name,
             principal_type=obj.type if obj else PrincipalType.ID,
-            reason=f"not declared in {group.location.file}",
+            reason=(f"not declared in {group.location.file}" if lapsed is None else
+                    f"declared until {format_instant(lapsed.lifetime.until)} has passed, "  # type: ignore[arg-type]
+                    "but the live assignment runs on"),
             permanent=False,
             end=None,
             schedule_id=row.id,
             old_start=row.start,
             old_end=row.end,
             old_permanent=row.end is None,
-            justification=REMOVAL_JUSTIFICATION,
+            justification=REMOVAL_JUSTIFICATION if lapsed is None else REMOVAL_LAPSED,
             not_before=deferred,
-            file=group.location.file,
-            line=group.location.line,
+            file=location.file,
+            line=location.line,
         )
     )
     if row.end is not None:

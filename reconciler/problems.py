@@ -26,6 +26,7 @@ class Code(StrEnum):
     LIFETIME_CONFLICT = "lifetime_conflict"
     DURATION_UNIT_UNSUPPORTED = "duration_unit_unsupported"
     DURATION_TOO_SHORT = "duration_too_short"
+    RENEW_BEFORE_TOO_LONG = "renew_before_too_long"
     UNTIL_TOO_SOON = "until_too_soon"
     UNTIL_IN_PAST = "until_in_past"
     PRINCIPAL_AMBIGUOUS = "principal_ambiguous"

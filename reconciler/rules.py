@@ -154,4 +154,6 @@ def not_before(row: LiveSchedule, now: datetime) -> datetime | None:
     if anchor is None:
         return None
     due = anchor + MINIMUM_ASSIGNMENT
+    if due.microsecond:  # whole seconds for a reader, rounded up so it is never early
+        due = due.replace(microsecond=0) + timedelta(seconds=1)
     return due if due > now else None

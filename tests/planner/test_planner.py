@@ -257,3 +257,65 @@ def test_renewal_that_would_not_move_the_end_is_not_planned():
     [c] = p.changes
     assert c.principal == "user2@contoso.example" and c.action is Action.RENEW
     assert "renewed on every run" in c.reason
+
+
+def test_past_until_with_live_assignment_running_on_is_removed():
+    # setting a past `until` is how people revoke: the live end is later, so PIM will not
+    # remove it by itself
+    resolution, state = live(row(1, end=NOW + D(days=200)), row(2, end=NOW + D(days=200)))
+    g = group(entry(1, Lifetime.fixed(NOW - D(days=30))),
+              entry(2, Lifetime.fixed(NOW + D(days=200)), line=7))
+    p = plan(desired(g), resolution, state, NOW)
+    [c] = p.changes
+    assert (c.action, c.principal, c.line) == (Action.REMOVE, "user1@contoso.example", 5)
+    assert "has passed" in c.reason
+    assert codes(p, Severity.WARNING) == ["until_in_past"]
+
+
+def test_past_until_already_lapsed_plans_nothing():
+    lapsed_at = NOW - D(seconds=30)
+    resolution, state = live(row(1, end=lapsed_at + D(days=1)))  # still listed, ends later
+    p = plan(desired(group(entry(1, Lifetime.fixed(lapsed_at + D(days=1) - D(days=2))))),
+             resolution, state, NOW)
+    assert [c.action for c in p.changes] == [Action.REMOVE]
+    resolution, state = live(row(1, end=NOW - D(days=1) + D(seconds=30)))
+    p = plan(desired(group(entry(1, Lifetime.fixed(NOW - D(days=1))))), resolution, state, NOW)
+    assert p.changes == ()
+
+
+def test_past_until_in_additive_group_is_kept_as_information():
+    resolution, state = live(row(1, end=NOW + D(days=200)))
+    g = group(entry(1, Lifetime.fixed(NOW - D(days=30))), mode=Mode.ADDITIVE)
+    p = plan(desired(g), resolution, state, NOW)
+    assert p.changes == () and [i.code for i in p.info] == ["lapsed"]
+
+
+def test_in_sync_rolling_entry_above_the_policy_cap_is_an_error():
+    # the next renewal would write P400D, which the policy refuses
+    resolution, state = live(row(1, end=NOW + D(days=100), start=NOW - D(days=10)))
+    p = plan(desired(group(entry(1, rolling("P400D")))), resolution, state, NOW)
+    assert codes(p) == ["duration_exceeds_policy"]
+    assert "next renewal" in p.errors[0].message
+
+
+def test_protected_principal_that_does_not_exist_is_a_warning():
+    resolution, state = live(users=range(1, 3))
+    resolution = replace(resolution, principals={**resolution.principals, ref(9): ()})
+    p = plan(desired(group(entry(1, rolling("P30D"))), protected=(9,)), resolution, state, NOW)
+    [w] = p.warnings
+    assert (w.code, w.principal) == (Code.PRINCIPAL_NOT_FOUND, "user9@contoso.example")
+
+
+def test_duration_inside_the_renewal_window_warns_standing_access():
+    resolution, state = live()
+    active = entry(1, rolling("PT8H"), kind=Kind.ACTIVE)
+    p = plan(desired(group(active)), resolution, state, NOW)
+    assert codes(p, Severity.WARNING) == ["renew_before_too_long"]
+    assert [c.action for c in p.changes] == [Action.CREATE]
+
+
+def test_not_before_is_rounded_up_to_whole_seconds():
+    young = row(1, end=NOW + D(days=3), created=NOW - D(minutes=2, microseconds=250))
+    resolution, state = live(young)
+    p = plan(desired(group(managed={(Access.MEMBER, Kind.ELIGIBLE)})), resolution, state, NOW)
+    assert p.changes[0].not_before == NOW + D(minutes=3)
