@@ -20,6 +20,10 @@ MINIMUM_ASSIGNMENT = timedelta(minutes=5)
 """PIM's floor for an assignment's lifetime and for the age of one before removal or change."""
 
 
+MAXIMUM_DAYS = 36_500
+"""Durations beyond a hundred years are refused as input mistakes (and would overflow dates)."""
+
+
 class DurationError(ValueError):
     """A duration PIM cannot take. `unsupported_unit` is True for years / months / weeks."""
 
@@ -52,12 +56,14 @@ def parse_duration(text: str) -> timedelta:
             f"use days, e.g. P{days_hint or 180}D",
             unsupported_unit=True,
         )
-    return timedelta(
-        days=int(parts["days"] or 0),
-        hours=int(parts["hours"] or 0),
-        minutes=int(parts["minutes"] or 0),
-        seconds=float(parts["seconds"] or 0),
-    )
+    total = (int(parts["days"] or 0) * 86400 + int(parts["hours"] or 0) * 3600
+             + int(parts["minutes"] or 0) * 60 + float(parts["seconds"] or 0))
+    if total > MAXIMUM_DAYS * 86400:
+        raise DurationError(
+            f"{text!r} is longer than {MAXIMUM_DAYS} days; PIM policies cap assignments far "
+            "below that (eligible P365D, active P180D by default)"
+        )
+    return timedelta(seconds=total)
 
 
 def format_duration(delta: timedelta) -> str:
