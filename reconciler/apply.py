@@ -295,6 +295,9 @@ def stale_reason(
             + (f" ({moved})" if moved else "")
             + "; plan again"
         )
+    if now < saved.generated_at - timedelta(minutes=1):
+        return (f"the clock ({format_instant(now)}) is behind the plan's "
+                f"{format_instant(saved.generated_at)}: the runners' clocks disagree; plan again")
     if saved.valid_until is not None and now >= saved.valid_until:
         return f"the plan stopped being valid at {format_instant(saved.valid_until)}; plan again"
     if now - saved.generated_at > max_age:

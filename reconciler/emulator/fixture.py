@@ -21,7 +21,7 @@ from reconciler.emulator.state import (
     ServicePrincipal,
     User,
 )
-from reconciler.emulator.timefmt import format_time, resolve_fixture_time
+from reconciler.emulator.timefmt import format_time, parse_time, resolve_fixture_time
 
 if TYPE_CHECKING:
     from reconciler.emulator.tenant import Tenant
@@ -92,7 +92,9 @@ def load_into(tenant: Tenant, data: dict[str, Any]) -> None:
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         raise ValueError(f"unknown fixture keys: {sorted(unknown)}")
-    now = tenant.clock.now()
+    # Relative times (`-P20D`) are offsets from the fixture's own `now` when it has one, so
+    # a clock injected for the run (`--now`) moves time on without moving the seeded state.
+    now = parse_time(data["now"]) if data.get("now") else tenant.clock.now()
 
     def when(value: object) -> datetime | None:
         return resolve_fixture_time(value, now)
@@ -146,7 +148,7 @@ def _load_schedule(
     access = _access(raw.get("access"))
     kind = _kind(raw.get("kind"))
     pid = _one(tenant, raw["principal"], "schedule principal", index=names)
-    created = when(raw.get("created", raw.get("start"))) or tenant.clock.now()
+    created = when(raw.get("created", raw.get("start"))) or when("PT0S")
     start = when(raw["start"]) if "start" in raw else created
     guid = ids.derived_id("schedule", f"{gid}:{access}:{kind}:{pid}:{index}")
     sid = str(raw.get("id") or ids.schedule_id(gid, access, guid))

@@ -21,14 +21,14 @@ def plan_json(plan: Plan) -> str:
 def emit_plan(plan: Plan, fmt: str, out: str | None, *, title: str = "PIM plan") -> None:
     """Print `plan` as text / markdown / json; save JSON to `out`; append the markdown to
     `$GITHUB_STEP_SUMMARY` when that is set (GitHub Actions job summary)."""
+    if out:  # saved first: a reader that closes stdout early must not lose the plan
+        Path(out).write_text(plan_json(plan) + "\n", encoding="utf-8")
     if fmt == "json":
         click.echo(plan_json(plan))
     elif fmt == "markdown":
         click.echo(render_markdown(plan, title=title))
     else:
         render_plan(plan, Console(highlight=False, soft_wrap=True))
-    if out:
-        Path(out).write_text(plan_json(plan) + "\n", encoding="utf-8")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

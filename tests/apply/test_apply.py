@@ -261,3 +261,25 @@ def test_write_never_seen_is_not_counted_as_applied(tmp_path: Path) -> None:
     assert all(r["request_id"] for r in creates)
     # once replication catches up, the next run has nothing left to create
     assert plan(directory, tenant_file, now="2026-12-01T12:30:00Z").json()["summary"]["create"] == 0
+
+
+def test_refused_or_deferred_runs_leave_the_tenant_file_as_written(tmp_path: Path) -> None:
+    directory, tenant_file = write(tmp_path, REMOVAL_TENANT,
+                                   "group: grp-app\nmembers:\n  active: []\n")
+    tenant_file.write_text("# the user's comment\n" + tenant_file.read_text())
+    before = tenant_file.read_bytes()
+    assert apply(directory, tenant_file).exit_code == 3  # deferred only: nothing sent
+    assert tenant_file.read_bytes() == before
+    later = apply(directory, tenant_file, now="2026-12-01T12:01:00Z")  # relative times stay
+    assert later.exit_code == 3                                   # anchored to the file's now
+    assert later.json()["results"][0]["not_before"] == "2026-12-01T12:03:00Z"
+    assert tenant_file.read_bytes() == before
+
+
+def test_saved_plan_refused_when_the_clock_is_behind_it(tmp_path: Path) -> None:
+    directory, tenant_file = write(tmp_path, tenant())
+    saved = tmp_path / "plan.json"
+    plan(directory, tenant_file, "--out", str(saved))
+    run = apply(directory, tenant_file, "--plan", str(saved), now="2026-12-01T11:50:00Z")
+    assert run.exit_code == 1 and "clock" in run.json()["refused"]
+    assert requests(tenant_file) == []
