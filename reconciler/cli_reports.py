@@ -123,15 +123,17 @@ def export_command(obj: Context, emulator_file: str | None, graph_url: str | Non
         raise click.UsageError("give --group NAME_OR_ID (repeatable) or --all-managed DIR")
     settings_tenant = None
     refs = list(groups)
+    like = None
     if all_managed:
         state, _problems = load_or_exit(all_managed)
         refs = [g.group for g in state.groups]
+        like = {g.group: g for g in state.groups}
         settings_tenant = state.settings.tenant
     target = make_target(emulator_file, graph_url, tenant, credential, settings_tenant)
 
     async def run() -> tuple[list, list[Problem]]:
         async with open_backend(target, clock=clock_for(obj.now)) as backend:
-            return await collect(backend, refs, backend.clock.now())
+            return await collect(backend, refs, backend.clock.now(), like)
 
     exported, problems = run_graph(run())
     if problems:

@@ -32,7 +32,7 @@ from typing import Protocol
 
 from reconciler.graph.resolver import is_object_id
 from reconciler.live import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
-from reconciler.model import Access, Kind, PrincipalRef, PrincipalType
+from reconciler.model import Access, DesiredGroup, Kind, Mode, PrincipalRef, PrincipalType
 from reconciler.problems import Code, Problem, error
 
 SECTIONS = ((Access.MEMBER, "members"), (Access.OWNER, "owners"))
@@ -67,13 +67,16 @@ class ExportedEntry:
 @dataclass(frozen=True, slots=True)
 class ExportedGroup:
     """One group file: `group` is the name or id written; `sections` maps (access, kind) to
-    its entries in canonical order (all four sections present)."""
+    its entries in canonical order: all four sections, or (exported `like` an existing file)
+    the sections that file manages, with its `mode` and `description`."""
 
     group_id: str
     display_name: str
     group: str
     sections: Mapping[tuple[Access, Kind], tuple[ExportedEntry, ...]]
     slug: str
+    mode: Mode = Mode.AUTHORITATIVE
+    description: str | None = None
 
 
 def slug(name: str) -> str:
@@ -85,23 +88,28 @@ def slug(name: str) -> str:
 
 
 async def collect(
-    backend: ExportBackend, refs: Sequence[str], now: datetime
+    backend: ExportBackend, refs: Sequence[str], now: datetime,
+    like: Mapping[str, DesiredGroup] | None = None,
 ) -> tuple[list[ExportedGroup], list[Problem]]:
     """Resolve `refs` (group names or object ids), read their live state and build one
     `ExportedGroup` per group that resolved to exactly one manageable group, in the order of
     `refs`. `now` (UTC) decides which rows have lapsed.
 
     Problems (errors): `group_not_found`, `group_ambiguous`, `group_not_manageable`, and
-    what resolution hit (e.g. `permission_denied`). Raises
+    what resolution hit (e.g. `permission_denied`). `like` maps a ref to the desired group
+    file it comes from (`--all-managed`): the export keeps that file's mode, description and
+    managed sections, so an unmanaged section stays unmanaged. Raises
     `reconciler.graph.errors.GraphError` when the tenant cannot be read completely.
     """
     resolution = await backend.resolve(list(dict.fromkeys(refs)), [])
     problems = list(resolution.problems)
     groups: dict[str, LiveGroup] = {}
+    ref_of: dict[str, str] = {}
     for ref in dict.fromkeys(refs):
         found = _one_group(ref, resolution, problems)
         if found is not None:
             groups.setdefault(found.id, found)
+            ref_of.setdefault(found.id, ref)
     if not groups:
         return [], problems
     live = await backend.read(list(groups))
@@ -130,16 +138,19 @@ async def collect(
         if file_slug in used_slugs:
             file_slug = f"{file_slug}-{gid[:8]}"
         used_slugs.add(file_slug)
+        template = (like or {}).get(ref_of[gid])
         sections = {
             (access, kind): tuple(sorted(
                 (_entry(r, live.principals, unique, now) for r in own
                  if r.access is access and r.kind is kind),
                 key=ExportedEntry.sort_key))
             for access, _ in SECTIONS for kind in KINDS
+            if template is None or (access, kind) in template.managed
         }
-        exported.append(ExportedGroup(gid, group.display_name,
-                                      group.display_name if name_ok else gid, sections,
-                                      file_slug))
+        exported.append(ExportedGroup(
+            gid, group.display_name, group.display_name if name_ok else gid, sections,
+            file_slug, mode=template.mode if template else Mode.AUTHORITATIVE,
+            description=template.description if template else None))
     return exported, problems
 
 
@@ -214,11 +225,18 @@ def render_group_file(group: ExportedGroup, schema_ref: str | None) -> str:
         lines.append(f"# yaml-language-server: $schema={schema_ref}")
     lines.append(f"# Exported by pim-reconciler from group {group.group_id}.")
     lines.append(f"group: {_scalar(group.group)}")
-    if group.group != group.display_name:
+    if group.description:
+        lines.append(f"description: {_scalar(group.description)}")
+    elif group.group != group.display_name:
         lines.append(f"description: {_scalar(group.display_name)}")
+    if group.mode is not Mode.AUTHORITATIVE:
+        lines.append(f"mode: {group.mode}")
     for access, key in SECTIONS:
+        kinds = [kind for kind in KINDS if (access, kind) in group.sections]
+        if not kinds:
+            continue  # not managed by the file this export follows
         lines.append(f"{key}:")
-        for kind in KINDS:
+        for kind in kinds:
             entries = group.sections[(access, kind)]
             if not entries:
                 lines.append(f"  {kind}: []")

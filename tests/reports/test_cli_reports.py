@@ -107,6 +107,11 @@ def test_export_round_trips_to_an_empty_plan(tenant: str, tmp_path: Path):
     admins = (out / "groups" / "pim-platform-admins.yaml").read_text(encoding="utf-8")
     assert "ben.carter@contoso.example\n      until: 2027-05-30T12:00:00Z" in admins
     assert admins.count("permanent: true") == 3  # activation of ben.carter left out
+    # exported like the files it follows: mode, description and managed sections kept
+    assert "members:" not in owners and "owners:\n  eligible:" in owners
+    contractors = (out / "groups" / "pim-contractors.yaml").read_text(encoding="utf-8")
+    assert "\nmode: additive\n" in contractors
+    assert "description: \"Contractor access" in contractors
 
 
 def test_export_refuses_to_overwrite_without_force(tenant: str, tmp_path: Path):
