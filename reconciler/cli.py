@@ -289,7 +289,8 @@ def plan(
         sys.exit(EXIT_ERROR)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
     the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
-    emit_plan(the_plan, fmt, out)
+    title = f"PIM plan for {state.settings.tenant}" if state.settings.tenant else "PIM plan"
+    emit_plan(the_plan, fmt, out, title=title)
     sys.exit(the_plan.exit_code())
 
 

@@ -11,6 +11,11 @@ from reconciler.plan import Action, Change
 SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.REMOVE: "-"}
 
 
+def plural(n: int, word: str) -> str:
+    """`1 error`, `2 errors`."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def end_text(permanent: bool, end: datetime | None, now: datetime) -> str:
     """`permanent`, or `until <UTC instant> (in N days)`."""
     if permanent or end is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from reconciler.durations import format_instant
-from reconciler.plan import Plan
+from reconciler.plan import Action, Plan
 from reconciler.render.common import flags, lifetime_text
 
 LIMIT = 60_000
@@ -24,7 +24,10 @@ _FLAG_LABELS = {
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe inside a table cell: no pipes, newlines, HTML or stray backticks (names come
+    from the tenant, and a crafted display name must not reshape the comment)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("`", "'").replace("\n", " "))
 
 
 def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
@@ -85,11 +88,16 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
                 "|---|---|---|---|---|---|---|---|",
             ]
             for c in groups[name]:
-                when = f" (not before {format_instant(c.not_before)})" if c.not_before else ""
+                when = f"; not before {format_instant(c.not_before)}" if c.not_before else ""
+                why = c.reason
+                if c.action is not Action.REMOVE and c.justification:
+                    why += f"; justification: {c.justification}"
+                if c.action is not Action.REMOVE and c.ticket_number:
+                    why += f"; ticket: {c.ticket_system or ''} {c.ticket_number}".replace("  ", " ")
                 lines.append(
                     f"| {'⏳' if c.not_before else ''} | **{c.action}** | {c.kind} | {c.access} "
                     f"| `{_cell(c.principal)}` ({c.principal_type}) "
-                    f"| {_cell(lifetime_text(c, now))}{when} | {_cell(c.reason)} "
+                    f"| {_cell(lifetime_text(c, now))}{when} | {_cell(why)} "
                     f"| {', '.join(_FLAG_LABELS[f] for f in flags(c))} |"
                 )
             lines.append("")

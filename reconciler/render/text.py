@@ -10,7 +10,7 @@ from rich.markup import escape
 from reconciler.durations import format_instant
 from reconciler.plan import Action, Plan
 from reconciler.problems import Problem, Severity
-from reconciler.render.common import SYMBOLS, lifetime_text
+from reconciler.render.common import SYMBOLS, lifetime_text, plural
 
 _STYLE = {
     Action.CREATE: "green",
@@ -47,7 +47,7 @@ def summary_line(plan: Plan) -> str:
     text = "Plan: " + ", ".join(parts)
     if s["deferred"]:
         text += f" ({s['deferred']} deferred)"
-    return text + f"; {s['errors']} errors, {s['warnings']} warnings"
+    return text + f"; {plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}"
 
 
 def render_plan(plan: Plan, console: Console) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,3 +81,15 @@ def test_markdown_stays_under_the_comment_limit() -> None:
     assert len(text) <= LIMIT + 500
     assert "Output truncated" in text
     assert "group-0000" in text and "group-0299" not in text
+
+
+def test_markdown_cells_cannot_be_reshaped_by_names() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    change = Change(Action.CREATE, GraphAction.ADMIN_ASSIGN, "g", "grp", Access.OWNER,
+                    Kind.ELIGIBLE, "p", "evil`|<!-- x -->", PrincipalType.SERVICE_PRINCIPAL,
+                    "declared", end=now + timedelta(days=1), justification="why | not")
+    text = render_markdown(Plan((change,), (), (), now, None, "fp", "d"))
+    row = next(line for line in text.splitlines() if "**create**" in line)
+    assert "`evil'\\|&lt;!-- x --&gt;`" in row
+    assert "justification: why \\| not" in row
+    assert len(re.findall(r"(?<!\\)\|", row)) == 9  # the row keeps its eight columns
