@@ -112,7 +112,7 @@ def policy_problems(
             Problem(
                 Severity.ERROR,
                 Code.DURATION_EXCEEDS_POLICY,
-                f"{format_duration(length)} is longer than the {access} policy's "
+                f"{_length_text(length)} is longer than the {access} policy's "
                 f"{rule_id(kind)} maximum of {cap}",
                 **where,
             )
@@ -139,6 +139,15 @@ def policy_problems(
             )
         )  # type: ignore[arg-type]
     return out
+
+
+def _length_text(length: timedelta) -> str:
+    """`P400D`, or for an odd length (an `until` measured from now) `about 364 days
+    (P364DT11H10M)`, which a reader can weigh against a cap in days."""
+    text = format_duration(length)
+    if length.seconds == 0:
+        return text
+    return f"about {round(length.total_seconds() / 86400)} days ({text})"
 
 
 def change_anchor(row: LiveSchedule, now: datetime) -> datetime | None:
