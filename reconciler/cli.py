@@ -151,6 +151,15 @@ def validate(obj: Context, directory: str, fmt: str) -> None:
     sys.exit(EXIT_ERROR if invalid else EXIT_OK)
 
 
+report_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, markdown for a PR comment or issue, json for machines.",
+)
+
 allow_removals_option = click.option(
     "--allow-removals",
     type=click.IntRange(min=0),
@@ -252,13 +261,7 @@ def run_graph(coro: Any) -> Any:
 @cli.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @target_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@report_format_option
 @click.option("--out", type=click.Path(dir_okay=False), help="Also save the plan as JSON here.")
 @allow_removals_option
 @click.pass_obj
@@ -335,13 +338,7 @@ def _duration_option(
     metavar="DURATION",
     help="Refuse a saved plan older than this.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@report_format_option
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False),

@@ -20,6 +20,7 @@ from reconciler.cli import (
     Context,
     load_or_exit,
     make_target,
+    report_format_option,
     run_graph,
     stderr,
     stdout,
@@ -64,8 +65,7 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
 @click.command("drift")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @target_options
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-              default="text", show_default=True)
+@report_format_option
 @click.option("--expiring-within", default="P14D", show_default=True, callback=_window,
               metavar="DURATION", help="Report assignments ending within this ISO 8601 "
               "duration as expiring soon (reported, not drift).")
