@@ -28,8 +28,32 @@ EXPECTED: dict[str, tuple[str, int, str | None, str | None]] = {
 }
 
 
+# time-dependent codes: decided by `validate` against its clock, not by the loader
+CLOCK_EXPECTED = {
+    "until_in_past": ("groups/app.yaml", 4, "grp-app", "user-a@contoso.example", "warning"),
+}
+
+
 def test_every_fixture_directory_is_expected() -> None:
-    assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(EXPECTED)
+    assert sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()) == sorted(
+        [*EXPECTED, *CLOCK_EXPECTED])
+
+
+@pytest.mark.parametrize("code", sorted(CLOCK_EXPECTED))
+def test_clock_fixture_gives_its_code_file_and_line(
+        code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tests.cliutil import run_cli
+
+    monkeypatch.chdir(ROOT)
+    root = f"tests/fixtures/{code}"
+    run = run_cli("--now", "2026-12-01T12:00:00Z", "validate", root, "--format", "json")
+    assert run.exit_code == 0  # a warning: the files are still valid
+    rel, line, group, principal, severity = CLOCK_EXPECTED[code]
+    assert [(p["code"], p["file"], p["line"], p["group"], p["principal"], p["severity"])
+            for p in json.loads(run.stdout)] == [
+        (code, f"{root}/{rel}", line, group, principal, severity)]
 
 
 @pytest.mark.parametrize("code", sorted(EXPECTED))
