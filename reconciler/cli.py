@@ -28,7 +28,7 @@ from reconciler.problems import Problem, Severity
 from reconciler.render.output import emit_plan
 from reconciler.render.text import print_problems, problem_line
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_DEFERRED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR = 0, 1  # plan/drift 2 and apply 3 come from Plan / report exit_code()
 
 
 class Context:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -118,9 +118,6 @@ class Change:
         kwargs["kind"] = Kind(kwargs["kind"])
         kwargs["principal_type"] = PrincipalType(kwargs["principal_type"])
         return cls(**kwargs)
-
-    def undeferred(self) -> Change:
-        return replace(self, not_before=None)
 
 
 @dataclass(frozen=True, slots=True)

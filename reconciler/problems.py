@@ -44,8 +44,6 @@ class Code(StrEnum):
     POLICY_NOT_FOUND = "policy_not_found"
     POLICY_TIGHTENED = "policy_tightened"
     PROTECTED_PRINCIPAL = "protected_principal"
-    GRAPH_ERROR = "graph_error"
-    READ_INCOMPLETE = "read_incomplete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +81,3 @@ class Problem:
 def error(code: Code, message: str, **where: Any) -> Problem:
     return Problem(Severity.ERROR, code, message, **where)
 
-
-def warning(code: Code, message: str, **where: Any) -> Problem:
-    return Problem(Severity.WARNING, code, message, **where)

@@ -16,7 +16,6 @@ from reconciler.apply import (
     ApplyReport,
     AuditLog,
     ChangeResult,
-    Outcome,
     execute,
     stale_reason,
 )
@@ -72,7 +71,7 @@ async def run_apply(
     `confirm`, when given, is asked with the plan before anything is written; a False answer
     refuses the run. Raises `GraphError` when the tenant cannot be read.
     """
-    async with open_backend(target, clock=clock_for(now_option)) as backend:
+    async with open_backend(target, clock=clock_for(now_option), save_state=True) as backend:
         clock = backend.clock
         fresh = await make_plan(desired, backend, clock.now(), allow_removals=allow_removals)
         the_plan = fresh
@@ -112,15 +111,5 @@ async def run_apply(
             allow_removals=allow_removals,
             missing_permissions=missing_write_permissions,
         )
-        _save_emulator_state(backend, target, report)
         return ApplyRun(the_plan, report)
 
-
-def _save_emulator_state(backend: object, target: Target, report: ApplyReport) -> None:
-    """`--emulator FILE`: write the tenant back (atomically) when a request was sent, so
-    `apply` then `plan` shows the applied state; a refused or all-deferred run leaves the
-    file as the user wrote it."""
-    tenant = getattr(backend, "tenant", None)
-    sent = any(r.outcome in (Outcome.APPLIED, Outcome.FAILED) for r in report.results)
-    if tenant is not None and target.emulator_file and sent:
-        tenant.save(target.emulator_file)

@@ -57,7 +57,3 @@ class FileReport:
                 principal=principal,
             )
         )
-
-    @property
-    def has_errors(self) -> bool:
-        return any(p.is_error for p in self.problems)

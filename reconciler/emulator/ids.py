@@ -36,12 +36,3 @@ def instance_id(schedule: str) -> str:
 def policy_guid(group_id: str, access: str) -> str:
     """The GUID part of the policy of (group, access)."""
     return str(uuid.uuid5(NAMESPACE, f"policy:{group_id}:{access}"))
-
-
-def is_guid(text: str) -> bool:
-    """True when `text` is a canonical GUID."""
-    try:
-        uuid.UUID(text)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return len(text) == 36

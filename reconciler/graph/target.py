@@ -7,17 +7,16 @@
 - `emulator`: load the tenant file with `Tenant.from_fixture(file, clock=clock)` and serve it
   in-process through `httpx.ASGITransport`: the same SDK adapter and middleware as real Graph.
   With `save_state=True` the tenant is written back to the file on clean exit, atomically
-  (temporary file + rename).
+  (temporary file + rename), when it accepted a write: a refused, read-only or all-deferred
+  run leaves the file as the user wrote it (comments included).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -58,8 +57,9 @@ class Target:
 async def open_backend(target: Target, *, clock: Clock | None = None,
                        save_state: bool = False,
                        **backend_options: Any) -> AsyncIterator[GraphBackend]:
-    """Yield a `GraphBackend` for `target`; closes it (and saves the emulator tenant when
-    `save_state`) on exit. Extra keyword arguments go to `GraphBackend` (e.g. `sleep`).
+    """Yield a `GraphBackend` for `target`; close it on exit, and save the emulator tenant
+    when `save_state` and a write was accepted. Extra keyword arguments go to `GraphBackend`
+    (e.g. `sleep`).
 
     `clock` None: the emulator keeps its tenant file's own clock (`now:` in the file, else
     the system clock); other targets use the system clock. `backend.clock` is the one used.
@@ -110,8 +110,5 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
         yield backend
     finally:
         await backend.aclose()
-    if save_state and tenant is not None and target.emulator_file:
-        path = Path(target.emulator_file)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tenant.save(tmp)
-        os.replace(tmp, path)
+    if save_state and tenant is not None and target.emulator_file and tenant.accepted_writes():
+        tenant.save(target.emulator_file)  # atomic (temp file, fsync, rename)
