@@ -25,6 +25,7 @@ from reconciler.model import DesiredState
 from reconciler.pipeline import build_plan
 from reconciler.plan import Plan, PlanFileError, load_plan_file
 from reconciler.problems import Problem, Severity
+from reconciler.render.common import plural
 from reconciler.render.output import emit_plan
 from reconciler.render.text import print_problems, problem_line
 
@@ -114,11 +115,22 @@ def load_or_exit(directory: str, fmt: str = "text") -> tuple[DesiredState, list[
 def _count(problems: list[Problem]) -> str:
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = sum(1 for p in problems if p.severity is Severity.WARNING)
-    return f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _writable_file(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """An output file whose directory exists and is writable, checked before any work is done
+    (an apply must not fail half-way because its audit log cannot be written)."""
+    if value is None:
+        return None
+    parent = Path(value).resolve().parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (Path(value).exists() and not os.access(value, os.W_OK)):
+        raise click.BadParameter(f"{value} is not writable")
+    return value
 
 
 @cli.command()
@@ -262,7 +274,8 @@ def run_graph(coro: Any) -> Any:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
 @target_options
 @report_format_option
-@click.option("--out", type=click.Path(dir_okay=False), help="Also save the plan as JSON here.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=_writable_file,
+              help="Also save the plan as JSON here.")
 @allow_removals_option
 @click.pass_obj
 def plan(
@@ -342,6 +355,7 @@ def _duration_option(
 @click.option(
     "--audit-log",
     type=click.Path(dir_okay=False),
+    callback=_writable_file,
     help="Append one JSON line per change outcome to this file.",
 )
 @click.pass_obj

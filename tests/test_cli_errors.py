@@ -24,6 +24,8 @@ EXAMPLES = str(ROOT / "examples" / "assignments")
     ["apply", EXAMPLES, "--allow-removals", "abc"],
     ["apply", EXAMPLES, "--allow-removals", "-1"],
     ["apply", EXAMPLES, "--plan", "/nonexistent/plan.json"],
+    ["apply", EXAMPLES, "--yes", "--audit-log", "/nonexistent/dir/audit.jsonl"],
+    ["plan", EXAMPLES, "--emulator", "examples/tenant.yaml", "--out", "/nonexistent/p.json"],
 ], ids=lambda a: " ".join(a)[:40])
 def test_usage_errors_exit_one(args: list[str]) -> None:
     run = run_cli(*args)
