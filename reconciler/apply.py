@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from reconciler.clock import Clock
 from reconciler.durations import format_instant
 from reconciler.graph.errors import GraphError
+from reconciler.graph.writer import WriteResult
 from reconciler.plan import Action, Change, Plan
 
 FATAL_STATUSES = frozenset({401, 403})
@@ -95,7 +96,7 @@ class ApplyReport:
 class Writer(Protocol):
     """The narrow part of `GraphBackend` that apply needs."""
 
-    async def submit(self, change: Change) -> Any: ...
+    async def submit(self, change: Change) -> WriteResult: ...
 
     async def granted_permissions(self) -> frozenset[str] | None: ...
 
@@ -232,31 +233,19 @@ async def execute(
 
 
 async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -> ChangeResult:
+    """Send one change; Graph failures become results. A fatal failure (authorisation,
+    throttling past the writer's deadline) is recorded in `stop` so the rest is skipped."""
     if change.not_before and change.not_before > clock.now():  # re-check just before sending
-        return ChangeResult(
-            change,
-            Outcome.DEFERRED,
-            f"not before {format_instant(change.not_before)}",
-            at=clock.now(),
-        )
+        return ChangeResult(change, Outcome.DEFERRED,
+                            f"not before {format_instant(change.not_before)}", at=clock.now())
     try:
-        result = await writer.submit(change)
+        result: WriteResult = await writer.submit(change)
     except GraphError as exc:
-        if exc.status in FATAL_STATUSES or exc.status == 429:
-            stop.append(f"{exc.code or exc.status}")
-        return ChangeResult(
-            change,
-            Outcome.FAILED,
-            str(exc),
-            request_id=exc.request_id,
-            graph_code=exc.code,
-            at=clock.now(),
-        )
-    error = getattr(result, "error", None)
-    if getattr(result, "outcome", None) == "applied":
-        if result.verified:
-            return ChangeResult(change, Outcome.APPLIED, "verified",
-                                request_id=result.request_id, at=clock.now())
+        result = WriteResult("failed", error=exc)
+    if result.outcome == "applied" and result.verified:
+        return ChangeResult(change, Outcome.APPLIED, "verified", request_id=result.request_id,
+                            at=clock.now())
+    if result.outcome == "applied":
         # Graph accepted it, but the schedule never showed the intended lifetime within the
         # verification window: it does not count as done; the next run plans from what is live.
         return ChangeResult(
@@ -264,16 +253,14 @@ async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -
             f"accepted (status {result.status or 'unknown'}) but not visible with the intended "
             "lifetime within the verification window; the next run re-checks it",
             request_id=result.request_id, graph_code="NotVerified", at=clock.now())
+    error = result.error
     if error is not None and (error.status in FATAL_STATUSES or error.status == 429):
         stop.append(f"{error.code or error.status}")
     return ChangeResult(
-        change,
-        Outcome.FAILED,
+        change, Outcome.FAILED,
         str(error) if error else f"request status {result.status}",
-        request_id=getattr(result, "request_id", None) or (error.request_id if error else None),
-        graph_code=error.code if error else None,
-        at=clock.now(),
-    )
+        request_id=result.request_id or (error.request_id if error else None),
+        graph_code=error.code if error else None, at=clock.now())
 
 
 def stale_reason(
