@@ -3,8 +3,8 @@
 Generates a tenant whose desired files name N assignments (20 per group) of which none exist
 live (bench/synth.py with drift 1 and only creates), starts `python -m reconciler emulator serve
 --latency-ms N` as a separate process on 127.0.0.1, then in this process does what `apply` does
-(`reconciler.runs.run_apply` sequences the same calls): `make_plan` through
-`open_backend(Target(kind="url"))`, then `reconciler.apply.execute` (bounded concurrency,
+(`reconciler.apply.runs.run_apply` sequences the same calls): `make_plan` through
+`open_backend(Target(kind="url"))`, then `reconciler.apply.executor.execute` (bounded concurrency,
 every write verified by re-reading the schedule). Afterwards a fresh plan must show no changes.
 The emulator is always stopped (SIGINT, then SIGKILL).
 
@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from served import generate, measure, serve_emulator
 
-from reconciler.apply import DEFAULT_CONCURRENCY, ApplyReport, Outcome, execute
+from reconciler.apply.executor import DEFAULT_CONCURRENCY, ApplyReport, Outcome, execute
+from reconciler.apply.runs import missing_write_permissions
 from reconciler.clock import OffsetClock
 from reconciler.config import load_desired
+from reconciler.desired.model import DesiredState
 from reconciler.emulator.timefmt import parse_time
-from reconciler.graph.target import Target, open_backend
-from reconciler.model import DesiredState
 from reconciler.pipeline import make_plan
-from reconciler.runs import missing_write_permissions
+from reconciler.targets import Target, open_backend
 
 
 async def _apply(desired: DesiredState, base_url: str, now: Any) -> dict[str, Any]:

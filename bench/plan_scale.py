@@ -50,14 +50,14 @@ from served import generate, measure, serve_emulator
 
 from reconciler.clock import OffsetClock
 from reconciler.config import load_desired
+from reconciler.desired.model import DesiredState, PrincipalType
 from reconciler.graph.batch import MAX_BATCH
 from reconciler.graph.reader import GET_BY_IDS_MAX
 from reconciler.graph.resolver import is_object_id
-from reconciler.graph.target import Target, open_backend
-from reconciler.live import LiveState, Resolution
-from reconciler.model import DesiredState, PrincipalType
+from reconciler.live.model import LiveState, Resolution
 from reconciler.pipeline import read_state
-from reconciler.planner import collect_principals, plan
+from reconciler.plan.planner import collect_principals, plan
+from reconciler.targets import Target, open_backend
 
 LISTS_PER_GROUP = 3
 

@@ -14,16 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from reconciler.live import (
-    DirectoryObject,
-    ExpirationRule,
-    GroupPolicy,
-    LiveGroup,
-    LiveSchedule,
-    LiveState,
-    Resolution,
-)
-from reconciler.model import (
+from reconciler.desired.model import (
     Access,
     DesiredAssignment,
     DesiredGroup,
@@ -36,7 +27,16 @@ from reconciler.model import (
     PrincipalType,
     Settings,
 )
-from reconciler.planner import plan
+from reconciler.live.model import (
+    DirectoryObject,
+    ExpirationRule,
+    GroupPolicy,
+    LiveGroup,
+    LiveSchedule,
+    LiveState,
+    Resolution,
+)
+from reconciler.plan.planner import plan
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 

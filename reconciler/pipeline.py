@@ -7,16 +7,17 @@ Graph adapter's reads for planning; the CLI stays thin.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reconciler.clock import Clock, FixedClock
+from reconciler.desired.model import DesiredState
 from reconciler.graph.backend import GraphBackend
-from reconciler.graph.target import Target, open_backend
-from reconciler.live import LiveState, Resolution
-from reconciler.model import DesiredState
-from reconciler.plan import Plan
-from reconciler.planner import collect_principals, plan
+from reconciler.live.model import LiveState, Resolution
+from reconciler.plan.changes import Plan
+from reconciler.plan.drift import DriftReport, classify
+from reconciler.plan.planner import collect_principals, plan
 from reconciler.problems import Problem
+from reconciler.targets import Target, open_backend
 
 
 async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Resolution, LiveState]:
@@ -68,3 +69,17 @@ async def build_plan(
     if config_problems:
         the_plan = replace(the_plan, problems=the_plan.problems + tuple(config_problems))
     return the_plan
+
+
+async def build_drift(desired: DesiredState, config_problems: list[Problem], target: Target,
+                      now: datetime | None, expiring_within: timedelta) -> DriftReport:
+    """Open the target, read, plan and classify at the target's clock (`now` pins it);
+    config warnings are added to the report's problems. Raises `GraphError`."""
+    async with open_backend(target, clock=clock_for(now)) as backend:
+        at = backend.clock.now()
+        resolution, live = await read_state(desired, backend)
+    the_plan = plan(desired, resolution, live, at)
+    report = classify(desired, resolution, live, the_plan, at, expiring_within)
+    if config_problems:
+        report = replace(report, problems=report.problems + tuple(config_problems))
+    return report

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.config.report import FileReport, path_text
+from reconciler.config.yamlsafe import Path_
+from reconciler.desired.model import Lifetime, PrincipalRef, PrincipalType
 from reconciler.durations import MINIMUM_ASSIGNMENT, DurationError, parse_duration, parse_instant
-from reconciler.model import Lifetime, PrincipalRef, PrincipalType
 from reconciler.problems import Code
-from reconciler.yamlsafe import Path_
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 INSTANT = re.compile(

@@ -19,7 +19,8 @@ from reconciler.config.fields import (
     read_principal,
 )
 from reconciler.config.report import FileReport, path_text
-from reconciler.model import (
+from reconciler.config.yamlsafe import Path_
+from reconciler.desired.model import (
     Access,
     DesiredAssignment,
     DesiredGroup,
@@ -31,7 +32,6 @@ from reconciler.model import (
     Ticket,
 )
 from reconciler.problems import Code
-from reconciler.yamlsafe import Path_
 
 SECTIONS = (("members", Access.MEMBER), ("owners", Access.OWNER))
 

@@ -19,9 +19,9 @@ from reconciler.config.groups import read_group
 from reconciler.config.report import FileReport
 from reconciler.config.schema import GROUP_SCHEMA, SETTINGS_SCHEMA, check_schema
 from reconciler.config.settings import read_settings
-from reconciler.model import DesiredGroup, DesiredState, Kind, Location, Settings
+from reconciler.config.yamlsafe import YamlDocument, YamlError, load_yaml_bytes, read_bounded
+from reconciler.desired.model import DesiredGroup, DesiredState, Kind, Location, Settings
 from reconciler.problems import Code, Problem, Severity, error
-from reconciler.yamlsafe import YamlDocument, YamlError, load_yaml_bytes, read_bounded
 
 SETTINGS_FILE = "pim-reconciler.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reconciler.config.yamlsafe import Path_, YamlDocument
 from reconciler.problems import Code, Problem, Severity
-from reconciler.yamlsafe import Path_, YamlDocument
 
 
 def path_text(path: tuple[str | int, ...] | list[str | int]) -> str:

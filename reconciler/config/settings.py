@@ -11,8 +11,16 @@ from typing import Any
 
 from reconciler.config.fields import DURATION, read_lifetime, read_principal
 from reconciler.config.report import FileReport
+from reconciler.desired.model import (
+    Defaults,
+    Kind,
+    Lifetime,
+    Location,
+    PrincipalRef,
+    Safety,
+    Settings,
+)
 from reconciler.durations import MINIMUM_ASSIGNMENT, DurationError, parse_duration
-from reconciler.model import Defaults, Kind, Lifetime, Location, PrincipalRef, Safety, Settings
 from reconciler.problems import Code
 
 

@@ -1,3 +1,3 @@
 """The Graph adapter: the only module that talks to Microsoft Graph (msgraph-sdk +
-azure-identity). Entry points: `reconciler.graph.target.open_backend(Target, clock=...)`
+azure-identity). Entry points: `reconciler.targets.open_backend(Target, clock=...)`
 yielding a `reconciler.graph.backend.GraphBackend`; errors in `reconciler.graph.errors`."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.clock import Clock
+from reconciler.desired.model import PrincipalRef
 from reconciler.graph.auth import GRAPH_SCOPE, token_roles
 from reconciler.graph.batch import Batcher, Sleep, Timer
 from reconciler.graph.permissions import missing_write_permissions
@@ -20,9 +21,8 @@ from reconciler.graph.resolver import Resolver
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, WriteResult
-from reconciler.live import DirectoryObject, LiveState, Resolution
-from reconciler.model import PrincipalRef
-from reconciler.plan import Change
+from reconciler.live.model import DirectoryObject, LiveState, Resolution
+from reconciler.plan.changes import Change
 
 __all__ = ["GraphBackend", "WriteResult", "missing_write_permissions"]
 

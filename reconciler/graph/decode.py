@@ -1,4 +1,4 @@
-"""Plain-JSON decoding of Graph rows into `reconciler.live` types (no SDK models).
+"""Plain-JSON decoding of Graph rows into `reconciler.live.model` types (no SDK models).
 
 Shapes from graph-pim-reference.md: schedules section 2.4 (`scheduleInfo.expiration` of type
 `noExpiration | afterDateTime | afterDuration`, section 2.1; `modifiedDateTime`
@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.desired.model import Access, Kind, PrincipalType
 from reconciler.durations import DurationError, format_instant, parse_duration, parse_instant
-from reconciler.live import (
+from reconciler.live.model import (
     AssignmentType,
     DirectoryObject,
     ExpirationRule,
@@ -25,7 +26,6 @@ from reconciler.live import (
     LiveSchedule,
     MemberType,
 )
-from reconciler.model import Access, Kind, PrincipalType
 
 _LOOSE_DURATION = re.compile(
     r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.model import Kind
+from reconciler.desired.model import Kind
 
 BROAD_WRITE = "PrivilegedAccess.ReadWrite.AzureADGroup"
 WRITE_PERMISSION = {

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from reconciler.desired.model import Access, Kind
 from reconciler.graph import decode
 from reconciler.graph.batch import Batcher, Listing, SubRequest
 from reconciler.graph.errors import ReadIncompleteError
 from reconciler.graph.urls import Urls
-from reconciler.live import DirectoryObject, GroupPolicy, LiveSchedule, LiveState
-from reconciler.model import Access, Kind
+from reconciler.live.model import DirectoryObject, GroupPolicy, LiveSchedule, LiveState
 
 GET_BY_IDS_MAX = 1000  # directoryObjects/getByIds takes up to 1,000 ids per call
 PRINCIPAL_TYPES = ["user", "group", "servicePrincipal"]

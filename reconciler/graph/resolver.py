@@ -15,13 +15,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
+from reconciler.desired.model import PrincipalRef, PrincipalType
 from reconciler.graph import decode
 from reconciler.graph.batch import Batcher, Listing, SubRequest
 from reconciler.graph.errors import GraphError, ReadIncompleteError
 from reconciler.graph.reader import PRINCIPAL_TYPES
 from reconciler.graph.urls import Urls
-from reconciler.live import DirectoryObject, LiveGroup, Resolution
-from reconciler.model import PrincipalRef, PrincipalType
+from reconciler.live.model import DirectoryObject, LiveGroup, Resolution
 from reconciler.problems import Code, Problem, error
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"

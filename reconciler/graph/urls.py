@@ -43,8 +43,8 @@ from msgraph.generated.service_principals.service_principals_request_builder imp
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from stduritemplate import StdUriTemplate
 
+from reconciler.desired.model import Kind
 from reconciler.graph.transport import GraphHttp
-from reconciler.model import Kind
 
 USER_FIELDS = ["id", "displayName", "userPrincipalName"]
 GROUP_FIELDS = ["id", "displayName", "groupTypes", "onPremisesSyncEnabled"]

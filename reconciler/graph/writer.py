@@ -36,8 +36,8 @@ from reconciler.graph.batch import Sleep, Timer
 from reconciler.graph.errors import GraphError
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import Urls
-from reconciler.live import LiveSchedule
-from reconciler.plan import Change, GraphAction
+from reconciler.live.model import LiveSchedule
+from reconciler.plan.changes import Change, GraphAction
 
 END_TOLERANCE = timedelta(minutes=1)
 DURATION_SLACK = timedelta(minutes=2)

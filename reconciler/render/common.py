@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from reconciler.desired.model import Access, Kind
 from reconciler.durations import format_instant, relative
-from reconciler.model import Access, Kind
-from reconciler.plan import Action, Change
+from reconciler.plan.changes import Action, Change
 
 SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.REMOVE: "-"}
 

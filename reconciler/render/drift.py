@@ -8,8 +8,8 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler.drift import DRIFT_CLASSES, DriftClass, DriftItem, DriftReport
 from reconciler.durations import format_duration, format_instant
+from reconciler.plan.drift import DRIFT_CLASSES, DriftClass, DriftItem, DriftReport
 from reconciler.render.common import end_text
 from reconciler.render.text import print_problems
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from reconciler.durations import format_instant
-from reconciler.plan import Action, Plan
+from reconciler.plan.changes import Action, Plan
 from reconciler.render.common import flags, lifetime_text
 
 LIMIT = 60_000

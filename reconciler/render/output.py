@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from reconciler.plan import Plan
+from reconciler.plan.changes import Plan
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_plan
 

@@ -9,8 +9,8 @@ import math
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reconciler.apply import ChangeResult
-from reconciler.plan import Plan
+from reconciler.apply.executor import ChangeResult
+from reconciler.plan.changes import Plan
 from reconciler.render.report import result_line
 
 

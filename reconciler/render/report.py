@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler.apply import ApplyReport, ChangeResult, Outcome
+from reconciler.apply.executor import ApplyReport, ChangeResult, Outcome
 from reconciler.durations import format_instant
 
 _STYLE = {

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.durations import format_instant
-from reconciler.plan import Action, Plan
+from reconciler.plan.changes import Action, Plan
 from reconciler.problems import Problem, Severity
 from reconciler.render.common import SYMBOLS, lifetime_text, plural
 

@@ -221,7 +221,7 @@ def test_saved_plan_with_edited_changes_is_refused(tmp_path: Path) -> None:
     assert requests(tenant_file) == []
 
     def drop_removal_and_fix_checksum(data):  # ... and recomputes the checksum to match
-        from reconciler.plan import Plan
+        from reconciler.plan.changes import Plan
 
         data["changes"] = [c for c in data["changes"] if c["action"] != "remove"]
         data["checksum"] = Plan.from_dict(data).checksum

@@ -16,13 +16,13 @@ from msgraph.generated.identity_governance.privileged_access.group.assignment_sc
 )
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
+from reconciler.desired.model import Kind
 from reconciler.emulator import odata
 from reconciler.emulator.router import Call, dispatch
 from reconciler.emulator.state import Schedule, User
 from reconciler.emulator.tenant import IndexedTable, Tenant
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import GROUP_FIELDS, USER_FIELDS, Urls, quote
-from reconciler.model import Kind
 
 AWKWARD = ["plain-id_1.x~", "o'brien@contoso.example", "Team A & B/ü 100%", "x+y=z?#",
            "zqsentinelzero0zq", "", "'", "%41", "\ue000 𝔘"]

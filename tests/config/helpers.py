@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.config import load_desired
-from reconciler.model import DesiredState
+from reconciler.desired.model import DesiredState
 from reconciler.problems import Problem
 
 ROOT = Path(__file__).resolve().parents[2]

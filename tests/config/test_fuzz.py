@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from reconciler.config import load_desired
 from reconciler.config.schema import GROUP_SCHEMA, SETTINGS_SCHEMA, load_schema
-from reconciler.model import DesiredState
+from reconciler.desired.model import DesiredState
 from reconciler.problems import Problem
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_desired
-from reconciler.model import (
+from reconciler.desired.model import (
     Access,
     Kind,
     LifetimeType,

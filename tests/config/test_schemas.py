@@ -69,7 +69,7 @@ def test_package_schemas_is_a_link_to_the_single_copy() -> None:
 
 def test_examples_validate_against_the_raw_schemas() -> None:
     """The files editors check (yaml-language-server) agree with what the loader accepts."""
-    from reconciler.yamlsafe import load_yaml_bytes
+    from reconciler.config.yamlsafe import load_yaml_bytes
 
     examples = ROOT / "examples" / "assignments"
     settings = Draft202012Validator(load_schema(SETTINGS_SCHEMA))

@@ -1,4 +1,4 @@
-"""reconciler.yamlsafe: YAML 1.2 core scalars, refused features, lines, limits."""
+"""reconciler.config.yamlsafe: YAML 1.2 core scalars, refused features, lines, limits."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import yamlsafe
-from reconciler.problems import Code
-from reconciler.yamlsafe import (
+from reconciler.config import yamlsafe
+from reconciler.config.yamlsafe import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
     YamlError,
@@ -19,6 +18,7 @@ from reconciler.yamlsafe import (
     parse_yaml,
     read_bounded,
 )
+from reconciler.problems import Code
 
 
 def issue(text: str) -> tuple[Code, int | None, str]:

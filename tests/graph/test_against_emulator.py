@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.desired.model import Access, Kind, PrincipalRef, PrincipalType
 from reconciler.graph.errors import ReadIncompleteError
-from reconciler.graph.target import Target, open_backend
-from reconciler.live import AssignmentType, MemberType
-from reconciler.model import Access, Kind, PrincipalRef, PrincipalType
-from reconciler.plan import Action, Change, GraphAction
+from reconciler.live.model import AssignmentType, MemberType
+from reconciler.plan.changes import Action, Change, GraphAction
 from reconciler.problems import Code
+from reconciler.targets import Target, open_backend
 
 from .helpers import NOW, FakeSleeper
 

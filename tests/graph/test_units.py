@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from reconciler.desired.model import Access, Kind, PrincipalType
 from reconciler.graph.auth import GitHubOidcAssertion, token_roles
 from reconciler.graph.batch import Batcher, SubRequest
 from reconciler.graph.errors import GraphError, ReadIncompleteError, error_from_body
 from reconciler.graph.permissions import missing_write_permissions
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, request_body
-from reconciler.model import Access, Kind, PrincipalType
-from reconciler.plan import Action, Change, GraphAction
+from reconciler.plan.changes import Action, Change, GraphAction
 
 from .helpers import NOW, FakeSleeper, mock_http
 

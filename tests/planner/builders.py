@@ -4,19 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reconciler.durations import parse_duration
-from reconciler.live import (
-    AssignmentType,
-    DirectoryObject,
-    ExpirationRule,
-    GroupPolicy,
-    LiveGroup,
-    LiveSchedule,
-    LiveState,
-    MemberType,
-    Resolution,
-)
-from reconciler.model import (
+from reconciler.desired.model import (
     Access,
     Defaults,
     DesiredAssignment,
@@ -30,6 +18,18 @@ from reconciler.model import (
     PrincipalType,
     Safety,
     Settings,
+)
+from reconciler.durations import parse_duration
+from reconciler.live.model import (
+    AssignmentType,
+    DirectoryObject,
+    ExpirationRule,
+    GroupPolicy,
+    LiveGroup,
+    LiveSchedule,
+    LiveState,
+    MemberType,
+    Resolution,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from reconciler.live import AssignmentType, MemberType
-from reconciler.model import Access, Kind, Lifetime, Mode
-from reconciler.plan import Action, GraphAction
-from reconciler.planner import plan
+from reconciler.desired.model import Access, Kind, Lifetime, Mode
+from reconciler.live.model import AssignmentType, MemberType
+from reconciler.plan.changes import Action, GraphAction
+from reconciler.plan.planner import plan
 from reconciler.problems import Code, Problem, Severity
 
 from .builders import NOW, desired, entry, group, live, policy, ref, rolling, row, user
@@ -236,7 +236,7 @@ def test_policy_tightened_under_in_sync_entry_is_a_warning_only():
 
 
 def test_checksum_is_stable_and_json_round_trips():
-    from reconciler.plan import Plan
+    from reconciler.plan.changes import Plan
 
     resolution, state = live(row(1, end=NOW + D(days=20)))
     p = plan(desired(group(entry(2, rolling("P30D")))), resolution, state, NOW)

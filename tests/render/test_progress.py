@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from reconciler.apply import ChangeResult, Outcome
-from reconciler.model import Access, Kind, PrincipalType
-from reconciler.plan import Action, Change, GraphAction, Plan
+from reconciler.apply.executor import ChangeResult, Outcome
+from reconciler.desired.model import Access, Kind, PrincipalType
+from reconciler.plan.changes import Action, Change, GraphAction, Plan
 from reconciler.render.progress import ApplyProgress
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)

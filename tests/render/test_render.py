@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from reconciler.model import Access, Kind, PrincipalType
-from reconciler.plan import Action, Change, GraphAction, Plan
+from reconciler.desired.model import Access, Kind, PrincipalType
+from reconciler.plan.changes import Action, Change, GraphAction, Plan
 from reconciler.render.markdown import LIMIT, render_markdown
 from reconciler.render.text import render_plan
 from tests.cliutil import run_cli

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconciler.drift import DriftClass, classify
-from reconciler.model import Access, Lifetime, Mode
-from reconciler.plan import Action
-from reconciler.planner import plan
+from reconciler.desired.model import Access, Lifetime, Mode
+from reconciler.plan.changes import Action
+from reconciler.plan.drift import DriftClass, classify
+from reconciler.plan.planner import plan
 from reconciler.problems import Code, Severity
 
 from ..planner.builders import NOW, desired, entry, group, live, row, user

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from reconciler.export import (
+from reconciler.config.export import (
     ExportedEntry,
     collect,
     default_schema_ref,
@@ -17,7 +17,8 @@ from reconciler.export import (
     slug,
     write_exports,
 )
-from reconciler.live import (
+from reconciler.desired.model import Access, Kind, PrincipalRef, PrincipalType
+from reconciler.live.model import (
     AssignmentType,
     DirectoryObject,
     LiveGroup,
@@ -26,7 +27,6 @@ from reconciler.live import (
     MemberType,
     Resolution,
 )
-from reconciler.model import Access, Kind, PrincipalRef, PrincipalType
 
 from ..planner.builders import NOW
 

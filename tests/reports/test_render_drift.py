@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 from rich.console import Console
 
-from reconciler.drift import classify
-from reconciler.model import Lifetime, Mode
-from reconciler.planner import plan
+from reconciler.desired.model import Lifetime, Mode
+from reconciler.plan.drift import classify
+from reconciler.plan.planner import plan
 from reconciler.render.drift import (
     ISSUE_MARKER,
     LIMIT,

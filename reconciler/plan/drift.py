@@ -37,9 +37,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from reconciler.durations import format_duration, format_instant, relative
-from reconciler.live import LiveGroup, LiveSchedule, LiveState, Resolution
-from reconciler.model import (
+from reconciler.desired.model import (
     Access,
     DesiredGroup,
     DesiredState,
@@ -47,7 +45,9 @@ from reconciler.model import (
     Location,
     PrincipalType,
 )
-from reconciler.plan import Action, Change, Info, Plan, json_fields
+from reconciler.durations import format_duration, format_instant, relative
+from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
+from reconciler.plan.changes import Action, Change, Info, Plan, json_fields
 from reconciler.problems import Problem, Severity
 
 DRIFT_FORMAT_VERSION = 1

@@ -1,4 +1,5 @@
-"""Command line: thin wiring of config -> graph -> planner -> renderers / apply.
+"""Shared CLI wiring: the command group, global options, exit codes and the helpers every
+command uses (target options, one-line Graph errors, output files).
 
 Exit codes (format.md): validate 0 valid / 1 invalid; plan and drift 0 no changes / 2 changes
 or drift / 1 error; apply 0 converged / 1 failed or refused / 3 converged except deferred.
@@ -20,14 +21,11 @@ import click
 from rich.console import Console
 
 from reconciler.clock import Clock, FixedClock, SystemClock
+from reconciler.desired.model import DesiredState
 from reconciler.durations import DurationError, parse_duration, parse_instant
-from reconciler.model import DesiredState
-from reconciler.pipeline import build_plan
-from reconciler.plan import Plan, PlanFileError, load_plan_file
 from reconciler.problems import Problem, Severity
 from reconciler.render.common import plural
-from reconciler.render.output import emit_plan
-from reconciler.render.text import print_problems, problem_line
+from reconciler.render.text import print_problems
 
 EXIT_OK, EXIT_ERROR = 0, 1  # plan/drift 2 and apply 3 come from Plan / report exit_code()
 
@@ -35,7 +33,7 @@ EXIT_OK, EXIT_ERROR = 0, 1  # plan/drift 2 and apply 3 come from Plan / report e
 class Context:
     """Global options shared by every command."""
 
-    def __init__(self, now: datetime | None) -> None:
+    def __init__(self, now: datetime | None = None) -> None:
         self.now = now
 
     def clock(self) -> Clock:
@@ -75,18 +73,35 @@ class Cli(click.Group):
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+NOW_HELP = "Plan as if it were this UTC instant (tests, reproducible plans)."
+
+
+def _store_now(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """`--now` is accepted before and after the subcommand (one definition, two places);
+    giving two different instants is a usage error."""
+    instant = _parse_now(ctx, _param, value)
+    obj = ctx.ensure_object(Context)
+    if instant is None:
+        return
+    if obj.now is not None and obj.now != instant:
+        raise click.UsageError("--now given twice with different instants")
+    obj.now = instant
+
+
+def now_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The `--now ISO` option, for the group and for every command that reads a clock."""
+    return click.option(
+        "--now", callback=_store_now, expose_value=False, metavar="ISO", help=NOW_HELP
+    )(func)
+
+
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pim-reconciler")
-@click.option(
-    "--now",
-    callback=_parse_now,
-    metavar="ISO",
-    help="Plan as if it were this UTC instant (tests, reproducible plans).",
-)
+@now_option
 @click.pass_context
-def cli(ctx: click.Context, now: datetime | None) -> None:
+def cli(ctx: click.Context) -> None:
     """Declarative GitOps reconciler for Microsoft Entra ID PIM for Groups."""
-    ctx.obj = Context(now)
+    ctx.ensure_object(Context)
 
 
 def stdout() -> Console:
@@ -107,18 +122,18 @@ def load_or_exit(directory: str, fmt: str = "text") -> tuple[DesiredState, list[
             click.echo(json.dumps({"problems": [p.to_dict() for p in problems]}, indent=2))
         else:
             print_problems(stderr(), problems)
-            click.echo(f"{directory}: invalid ({_count(problems)})", err=True)
+            click.echo(f"{directory}: invalid ({count_text(problems)})", err=True)
         sys.exit(EXIT_ERROR)
     return state, problems
 
 
-def _count(problems: list[Problem]) -> str:
+def count_text(problems: list[Problem]) -> str:
     errors = sum(1 for p in problems if p.severity is Severity.ERROR)
     warnings = sum(1 for p in problems if p.severity is Severity.WARNING)
     return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
 
 
-def _writable_file(
+def writable_file(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> str | None:
     """An output file whose directory exists and is writable, checked before any work is done
@@ -131,36 +146,6 @@ def _writable_file(
     if not os.access(parent, os.W_OK) or (Path(value).exists() and not os.access(value, os.W_OK)):
         raise click.BadParameter(f"{value} is not writable")
     return value
-
-
-@cli.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-@click.pass_obj
-def validate(obj: Context, directory: str, fmt: str) -> None:
-    """Check the desired-state files offline: schema, duplicates, lifetimes, dates."""
-    from reconciler.config import load_desired
-    from reconciler.rules import time_problems
-
-    state, problems = load_desired(directory)
-    if state is not None:
-        now = obj.clock().now()
-        for group in state.groups:
-            for entry in group.assignments:
-                problems.extend(time_problems(entry, now, group=group.group))
-    if fmt == "json":
-        click.echo(json.dumps([p.to_dict() for p in problems], indent=2))
-    else:
-        for p in problems:
-            click.echo(problem_line(p))
-    invalid = state is None or any(p.is_error for p in problems)
-    if fmt == "text":
-        click.echo(
-            f"{directory}: {'invalid' if invalid else 'valid'} ({_count(problems)})", err=True
-        )
-    sys.exit(EXIT_ERROR if invalid else EXIT_OK)
 
 
 report_format_option = click.option(
@@ -215,7 +200,7 @@ def make_target(
     credential: str,
     settings_tenant: str | None = None,
 ) -> Any:
-    from reconciler.graph.target import Target
+    from reconciler.targets import Target
 
     if emulator_file and graph_url:
         raise click.UsageError("--emulator and --graph-url are exclusive")
@@ -252,7 +237,7 @@ def run_graph(coro: Any) -> Any:
 
     from reconciler.graph.auth import CredentialConfigError
     from reconciler.graph.errors import GraphError
-    from reconciler.graph.target import TargetError
+    from reconciler.targets import TargetError
 
     try:
         return asyncio.run(coro)
@@ -270,47 +255,7 @@ def run_graph(coro: Any) -> Any:
         sys.exit(EXIT_ERROR)
 
 
-@cli.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@target_options
-@report_format_option
-@click.option("--out", type=click.Path(dir_okay=False), callback=_writable_file,
-              help="Also save the plan as JSON here.")
-@allow_removals_option
-@click.pass_obj
-def plan(
-    obj: Context,
-    directory: str,
-    emulator_file: str | None,
-    graph_url: str | None,
-    tenant: str | None,
-    credential: str,
-    fmt: str,
-    out: str | None,
-    allow_removals: int | None,
-) -> None:
-    """Show the changes that would bring PIM in line with DIRECTORY.
-
-    Exit 0: no changes; 2: changes; 1: problems (nothing may be applied).
-    """
-    from reconciler.config import load_desired
-
-    state, problems = load_desired(directory)
-    if state is None or any(p.is_error for p in problems):
-        # No live read: the plan carries the file problems, in the format CI asked for.
-        the_plan = Plan.invalid(problems, obj.clock().now())
-        emit_plan(the_plan, fmt, out)
-        if fmt == "text":
-            click.echo(f"{directory}: invalid ({_count(problems)})", err=True)
-        sys.exit(EXIT_ERROR)
-    target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
-    the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
-    title = f"PIM plan for {state.settings.tenant}" if state.settings.tenant else "PIM plan"
-    emit_plan(the_plan, fmt, out, title=title)
-    sys.exit(the_plan.exit_code())
-
-
-def _duration_option(
+def duration_option(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> timedelta | None:
     if value is None:
@@ -325,134 +270,3 @@ def _duration_option(
         raise click.BadParameter(str(exc)) from exc
 
 
-@cli.command()
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@target_options
-@click.option("--yes", is_flag=True, help="Apply without asking (scheduled CI jobs).")
-@click.option(
-    "--plan",
-    "plan_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Apply this saved (reviewed) plan after checking it is still true.",
-)
-@allow_removals_option
-@click.option(
-    "--wait-deferred",
-    callback=_duration_option,
-    metavar="DURATION",
-    help="Wait up to this long (e.g. 6m, PT10M) for changes PIM's five-minute rule "
-    "defers, instead of leaving them to the next run.",
-)
-@click.option(
-    "--max-plan-age",
-    callback=_duration_option,
-    default="PT1H",
-    show_default=True,
-    metavar="DURATION",
-    help="Refuse a saved plan older than this.",
-)
-@report_format_option
-@click.option(
-    "--audit-log",
-    type=click.Path(dir_okay=False),
-    callback=_writable_file,
-    help="Append one JSON line per change outcome to this file.",
-)
-@click.pass_obj
-def apply(
-    obj: Context,
-    directory: str,
-    emulator_file: str | None,
-    graph_url: str | None,
-    tenant: str | None,
-    credential: str,
-    yes: bool,
-    plan_file: str | None,
-    allow_removals: int | None,
-    wait_deferred: timedelta | None,
-    max_plan_age: timedelta,
-    fmt: str,
-    audit_log: str | None,
-) -> None:
-    """Apply the changes that bring PIM in line with DIRECTORY.
-
-    Exit 0: converged; 1: a change failed or the run was refused (nothing written on a
-    refusal); 3: converged except changes deferred by PIM's five-minute rule.
-    """
-    from reconciler.apply import AuditLog
-    from reconciler.render.progress import ApplyProgress
-    from reconciler.render.report import (
-        render_report_json,
-        render_report_markdown,
-        render_report_text,
-    )
-    from reconciler.runs import run_apply
-
-    state, _problems = load_or_exit(directory)
-    saved = None
-    if plan_file:
-        try:
-            saved = load_plan_file(plan_file)
-        except PlanFileError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
-    target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    if not yes and not interactive:
-        click.echo("error: apply needs --yes when there is no terminal to confirm on", err=True)
-        sys.exit(EXIT_ERROR)
-
-    def confirm(the_plan: Any) -> bool:
-        if yes:
-            return True
-        emit_plan(the_plan, "text", None)
-        return click.confirm("Apply these changes?", default=False)
-
-    observer = ApplyProgress(stderr(), interactive=interactive and fmt == "text")
-
-    run = run_graph(
-        run_apply(
-            state,
-            target,
-            obj.now,
-            saved=saved,
-            allow_removals=allow_removals,
-            wait_deferred=wait_deferred,
-            max_plan_age=max_plan_age,
-            confirm=confirm,
-            audit=AuditLog(audit_log) if audit_log else None,
-            observer=observer,
-        )
-    )
-    observer.close()
-    report = run.report
-    if fmt == "json":
-        click.echo(render_report_json(report))
-    elif fmt == "markdown":
-        click.echo(render_report_markdown(report))
-    else:
-        if run.plan.problems and report.refused:
-            print_problems(stderr(), run.plan.problems)
-        render_report_text(report, stdout())
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_report_markdown(report))
-    sys.exit(report.exit_code())
-
-
-def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="pim-reconciler")
-
-
-def _register() -> None:
-    from reconciler.emulator.cli import emulator
-
-    cli.add_command(emulator)
-    from reconciler.cli_reports import drift_command, export_command
-    cli.add_command(drift_command)
-    cli.add_command(export_command)
-
-
-_register()

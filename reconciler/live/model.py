@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from reconciler.model import Access, Kind, PrincipalRef, PrincipalType
+from reconciler.desired.model import Access, Kind, PrincipalRef, PrincipalType
 from reconciler.problems import Problem
 
 

@@ -15,8 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from reconciler.desired.model import Access, Kind, PrincipalType
 from reconciler.durations import format_instant, parse_instant
-from reconciler.model import Access, Kind, PrincipalType
 from reconciler.problems import Code, Problem, Severity
 
 PLAN_FORMAT_VERSION = 1

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from reconciler.model import Settings
-from reconciler.plan import Action, Change
+from reconciler.desired.model import Settings
+from reconciler.plan.changes import Action, Change
 from reconciler.problems import Code, Problem, Severity
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from reconciler.apply import (
+from reconciler.apply.executor import (
     ApplyReport,
     AuditLog,
     ChangeResult,
@@ -20,10 +20,10 @@ from reconciler.apply import (
     stale_reason,
 )
 from reconciler.clock import FixedClock
-from reconciler.graph.target import Target, open_backend
-from reconciler.model import DesiredState
+from reconciler.desired.model import DesiredState
 from reconciler.pipeline import clock_for, make_plan
-from reconciler.plan import Plan
+from reconciler.plan.changes import Plan
+from reconciler.targets import Target, open_backend
 
 
 class Observer(Protocol):

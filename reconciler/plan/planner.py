@@ -19,9 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from reconciler.durations import format_duration, format_instant
-from reconciler.live import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
-from reconciler.model import (
+from reconciler.desired.model import (
     Access,
     DesiredAssignment,
     DesiredGroup,
@@ -32,16 +30,18 @@ from reconciler.model import (
     PrincipalRef,
     PrincipalType,
 )
-from reconciler.plan import Action, Change, GraphAction, Info, Plan
-from reconciler.problems import Code, Problem, Severity
-from reconciler.rules import (
+from reconciler.durations import format_duration, format_instant
+from reconciler.live.model import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
+from reconciler.plan.changes import Action, Change, GraphAction, Info, Plan
+from reconciler.plan.rules import (
     SAME_INSTANT,
     change_anchor,
     not_before,
     policy_problems,
     time_problems,
 )
-from reconciler.safety import safety_problems
+from reconciler.plan.safety import safety_problems
+from reconciler.problems import Code, Problem, Severity
 
 EXTEND_WINDOW = timedelta(days=14)
 """PIM offers `adminExtend` for assignments that expire within 14 days; further out a lifetime

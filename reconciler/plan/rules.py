@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from reconciler.desired.model import DesiredAssignment, Kind, LifetimeType
 from reconciler.durations import MINIMUM_ASSIGNMENT, format_duration, format_instant
-from reconciler.live import GroupPolicy, LiveSchedule
-from reconciler.model import DesiredAssignment, Kind, LifetimeType
+from reconciler.live.model import GroupPolicy, LiveSchedule
 from reconciler.problems import Code, Problem, Severity
 
 SAME_INSTANT = timedelta(minutes=1)

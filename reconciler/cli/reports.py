@@ -1,37 +1,34 @@
 """`drift` and `export` commands: thin wiring of the shared CLI helpers to
-`reconciler.drift` / `reconciler.render.drift` and `reconciler.export`.
+`reconciler.plan.drift` / `reconciler.render.drift` and `reconciler.config.export`.
 
-Registered on `reconciler.cli.cli` as `drift` and `export`.
+Registered on the command group as `drift` and `export`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from reconciler.cli import (
+from reconciler.cli.base import (
     EXIT_ERROR,
     EXIT_OK,
     Context,
+    cli,
     load_or_exit,
     make_target,
+    now_option,
     report_format_option,
     run_graph,
     stderr,
     stdout,
     target_options,
 )
-from reconciler.drift import DriftReport, classify
 from reconciler.durations import DurationError, parse_duration
-from reconciler.graph.target import Target, open_backend
-from reconciler.model import DesiredState
-from reconciler.pipeline import clock_for, read_state
-from reconciler.planner import plan
+from reconciler.pipeline import build_drift, clock_for
 from reconciler.problems import Problem
 from reconciler.render.drift import (
     render_drift_json,
@@ -39,6 +36,7 @@ from reconciler.render.drift import (
     render_drift_text,
 )
 from reconciler.render.text import print_problems
+from reconciler.targets import open_backend
 
 
 def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
@@ -48,22 +46,9 @@ def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> timedel
         raise click.BadParameter(str(exc)) from exc
 
 
-async def build_drift(desired: DesiredState, config_problems: list[Problem], target: Target,
-                      now: datetime | None, expiring_within: timedelta) -> DriftReport:
-    """Open the target, read, plan and classify at the target's clock (`now` pins it);
-    config warnings are added to the report's problems. Raises `GraphError`."""
-    async with open_backend(target, clock=clock_for(now)) as backend:
-        at = backend.clock.now()
-        resolution, live = await read_state(desired, backend)
-    the_plan = plan(desired, resolution, live, at)
-    report = classify(desired, resolution, live, the_plan, at, expiring_within)
-    if config_problems:
-        report = replace(report, problems=report.problems + tuple(config_problems))
-    return report
-
-
-@click.command("drift")
+@cli.command("drift")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@now_option
 @target_options
 @report_format_option
 @click.option("--expiring-within", default="P14D", show_default=True, callback=_window,
@@ -95,7 +80,8 @@ def drift_command(obj: Context, directory: str, emulator_file: str | None,
     sys.exit(report.exit_code())
 
 
-@click.command("export")
+@cli.command("export")
+@now_option
 @target_options
 @click.option("--group", "groups", multiple=True, metavar="NAME_OR_ID",
               help="A group to export (display name or object id); repeat for more.")
@@ -117,7 +103,7 @@ def export_command(obj: Context, emulator_file: str | None, graph_url: str | Non
     A `plan` on the written files right after plans nothing. Exit 0: written; 1: a group
     could not be exported or a file exists (nothing is written then).
     """
-    from reconciler.export import collect, default_schema_ref, write_exports
+    from reconciler.config.export import collect, default_schema_ref, write_exports
 
     if bool(groups) == bool(all_managed):
         raise click.UsageError("give --group NAME_OR_ID (repeatable) or --all-managed DIR")

@@ -30,9 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.desired.model import Access, DesiredGroup, Kind, Mode, PrincipalRef, PrincipalType
 from reconciler.graph.resolver import is_object_id
-from reconciler.live import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
-from reconciler.model import Access, DesiredGroup, Kind, Mode, PrincipalRef, PrincipalType
+from reconciler.live.model import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.problems import Code, Problem, error
 
 SECTIONS = ((Access.MEMBER, "members"), (Access.OWNER, "owners"))

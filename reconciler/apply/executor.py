@@ -24,7 +24,7 @@ from reconciler.clock import Clock
 from reconciler.durations import format_instant
 from reconciler.graph.errors import GraphError
 from reconciler.graph.writer import WriteResult
-from reconciler.plan import Action, Change, Plan
+from reconciler.plan.changes import Action, Change, Plan
 
 FATAL_STATUSES = frozenset({401, 403})
 DEFAULT_CONCURRENCY = 8

@@ -1,0 +1,1 @@
+"""Apply: carrying a plan out against a backend, change by change, and reporting each outcome."""

@@ -1,0 +1,65 @@
+"""`plan`: read live state, plan, render (text, markdown, JSON) and optionally save the plan."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reconciler.cli.base import (
+    EXIT_ERROR,
+    Context,
+    allow_removals_option,
+    cli,
+    count_text,
+    make_target,
+    now_option,
+    report_format_option,
+    run_graph,
+    target_options,
+    writable_file,
+)
+from reconciler.pipeline import build_plan
+from reconciler.plan.changes import Plan
+from reconciler.render.output import emit_plan
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@now_option
+@target_options
+@report_format_option
+@click.option("--out", type=click.Path(dir_okay=False), callback=writable_file,
+              help="Also save the plan as JSON here.")
+@allow_removals_option
+@click.pass_obj
+def plan(
+    obj: Context,
+    directory: str,
+    emulator_file: str | None,
+    graph_url: str | None,
+    tenant: str | None,
+    credential: str,
+    fmt: str,
+    out: str | None,
+    allow_removals: int | None,
+) -> None:
+    """Show the changes that would bring PIM in line with DIRECTORY.
+
+    Exit 0: no changes; 2: changes; 1: problems (nothing may be applied).
+    """
+    from reconciler.config import load_desired
+
+    state, problems = load_desired(directory)
+    if state is None or any(p.is_error for p in problems):
+        # No live read: the plan carries the file problems, in the format CI asked for.
+        the_plan = Plan.invalid(problems, obj.clock().now())
+        emit_plan(the_plan, fmt, out)
+        if fmt == "text":
+            click.echo(f"{directory}: invalid ({count_text(problems)})", err=True)
+        sys.exit(EXIT_ERROR)
+    target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
+    the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
+    title = f"PIM plan for {state.settings.tenant}" if state.settings.tenant else "PIM plan"
+    emit_plan(the_plan, fmt, out, title=title)
+    sys.exit(the_plan.exit_code())

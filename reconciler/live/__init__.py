@@ -1,0 +1,1 @@
+"""Live state: frozen, typed values of what the tenant holds, as read by `reconciler.graph`."""
