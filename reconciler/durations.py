@@ -117,6 +117,12 @@ def format_instant(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_shown_instant(dt: datetime) -> str:
+    """An instant as people read it in plans and reports: UTC, whole seconds (truncated), `Z`.
+    Wire formats keep `format_instant`."""
+    return format_instant(dt.replace(microsecond=0))
+
+
 def relative(when: datetime, now: datetime) -> str:
     """"in 3 days", "in 2 hours", "5 minutes ago": the largest unit, rounded to nearest."""
     seconds = (when - now).total_seconds()

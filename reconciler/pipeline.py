@@ -62,12 +62,13 @@ async def build_plan(
     now: datetime | None,
     allow_removals: int | None = None,
 ) -> Plan:
-    """Open the target, read, plan at the target's clock, and merge the config warnings."""
+    """Open the target, read, plan at the target's clock; the config problems (file order)
+    come first in the plan's problems."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now()
         the_plan = await make_plan(desired, backend, at, allow_removals=allow_removals)
     if config_problems:
-        the_plan = replace(the_plan, problems=the_plan.problems + tuple(config_problems))
+        the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)
     return the_plan
 
 
@@ -76,7 +77,7 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
     """Open the target, read, plan and classify at the target's clock (`now` pins it);
     config warnings are added to the report's problems. Raises `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
-        at = backend.clock.now()
+        at = backend.clock.now().replace(microsecond=0)
         resolution, live = await read_state(desired, backend)
     the_plan = plan(desired, resolution, live, at)
     report = classify(desired, resolution, live, the_plan, at, expiring_within)

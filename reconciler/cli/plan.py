@@ -50,9 +50,10 @@ def plan(
     """
     from reconciler.config import load_desired
 
-    state, problems = load_desired(directory)
-    if state is None or any(p.is_error for p in problems):
-        # No live read: the plan carries the file problems, in the format CI asked for.
+    # A file with errors does not hide the rest: the valid groups and entries are planned
+    # against live state too, and the plan (every problem, every valid change) exits 1.
+    state, problems = load_desired(directory, partial=True)
+    if state is None:  # nothing could be read at all
         the_plan = Plan.invalid(problems, obj.clock().now())
         emit_plan(the_plan, fmt, out)
         if fmt == "text":
@@ -62,4 +63,7 @@ def plan(
     the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
     title = f"PIM plan for {state.settings.tenant}" if state.settings.tenant else "PIM plan"
     emit_plan(the_plan, fmt, out, title=title)
+    if fmt == "text" and the_plan.exit_code() == EXIT_ERROR:
+        click.echo(f"{directory}: plan has problems ({count_text(list(the_plan.problems))}); "
+                   "it cannot be applied", err=True)
     sys.exit(the_plan.exit_code())

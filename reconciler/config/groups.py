@@ -63,7 +63,7 @@ def read_group(
     description = data.get("description")
 
     managed: set[tuple[Access, Kind]] = set()
-    assignments: list[DesiredAssignment] = []
+    read: list[tuple[Path_, list[DesiredAssignment]]] = []
     seen: _Seen = {}
     for section_key, access in SECTIONS:
         section = data.get(section_key)
@@ -77,8 +77,7 @@ def read_group(
             for index, entry in enumerate(entries):
                 if isinstance(entry, dict):
                     path = (section_key, kind.value, index)
-                    assignments.extend(
-                        _read_entry(
+                    read.append((path, _read_entry(
                             report,
                             entry,
                             path,
@@ -88,18 +87,46 @@ def read_group(
                             kind in defaults_stated,
                             group or "",
                             seen,
-                        )
-                    )
+                        )))
     if group is None:
         return None
+    assignments, incomplete, whole = _valid_parts(report, read)
     return DesiredGroup(
         group=group,
         mode=mode,
         managed=frozenset(managed),
         assignments=tuple(assignments),
+        incomplete=incomplete,
+        usable=whole,
         location=Location(report.file, report.line(("group",), key=True)),
         description=description if isinstance(description, str) else None,
     )
+
+
+def _valid_parts(
+    report: FileReport, read: list[tuple[Path_, list[DesiredAssignment]]]
+) -> tuple[list[DesiredAssignment], frozenset[tuple[Access, Kind]], bool]:
+    """Split a file with errors into what can still be planned: the assignments of entries
+    without an error, the (access, kind) sections holding an entry with an error (their
+    removals are withheld: the broken entry may name a live assignment), and whether the file
+    is usable at all (False when an error is not inside an entry or a section, e.g. `group:`,
+    `mode:`, an unknown top-level key or a parse error)."""
+    accesses = dict(SECTIONS)
+    kinds = {k.value: k for k in Kind}
+    bad_entries: set[Path_] = set()
+    incomplete: set[tuple[Access, Kind]] = set()
+    usable = True
+    for path in report.error_paths:
+        if len(path) >= 2 and path[0] in accesses and path[1] in kinds:
+            incomplete.add((accesses[str(path[0])], kinds[str(path[1])]))
+            if len(path) >= 3 and isinstance(path[2], int):
+                bad_entries.add(path[:3])
+        elif len(path) == 1 and path[0] in accesses:
+            incomplete.update((accesses[str(path[0])], k) for k in Kind)
+        else:
+            usable = False
+    kept = [a for path, got in read if path not in bad_entries for a in got]
+    return kept, frozenset(incomplete), usable
 
 
 def _principals(

@@ -70,10 +70,15 @@ def _mapping(report: FileReport, doc: YamlDocument, *, settings: bool) -> dict[s
     return None
 
 
-def load_desired(root: str | Path) -> tuple[DesiredState | None, list[Problem]]:
+def load_desired(
+    root: str | Path, *, partial: bool = False
+) -> tuple[DesiredState | None, list[Problem]]:
     """Load and validate every file under `root` (offline; no time-dependent checks).
 
-    Returns `(state, problems)`: `state` is None exactly when some problem is an error.
+    Returns `(state, problems)`: `state` is None exactly when some problem is an error;
+    with `partial=True` (a plan that shows everything) it is None only when `root` cannot be
+    read, and otherwise holds what is valid: the usable group files (see
+    `DesiredGroup.usable`) and their entries without an error (see `DesiredGroup.incomplete`).
     Problems carry `file` (root as given, joined with the relative path), a 1-based `line`,
     and the `group` / `principal` as written. Never raises for file contents; codes used:
     yaml_syntax, duplicate_key, schema, duplicate_group, duplicate_assignment,
@@ -154,7 +159,8 @@ def load_desired(root: str | Path) -> tuple[DesiredState | None, list[Problem]]:
             )
             continue
         first_seen[key] = group.location
-        groups.append(group)
+        if group.usable:
+            groups.append(group)
 
     problems: list[Problem] = []
     for report in sorted(reports, key=lambda r: r.file):
@@ -168,7 +174,7 @@ def load_desired(root: str | Path) -> tuple[DesiredState | None, list[Problem]]:
                 file=root_text,
             )
         )
-    if any(p.is_error for p in problems):
+    if any(p.is_error for p in problems) and not partial:
         return None, problems
     state = DesiredState(
         root=root_text,

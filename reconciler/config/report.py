@@ -28,6 +28,9 @@ class FileReport:
     doc: YamlDocument | None = None
     group: str | None = None
     problems: list[Problem] = field(default_factory=list)
+    error_paths: list[Path_] = field(default_factory=list)
+    """Document path of every error (`()` for one not tied to a value, e.g. a parse error):
+    lets the group reader keep the valid entries of a file with errors."""
 
     def line(self, path: Path_, *, key: bool = False) -> int | None:
         if self.doc is None:
@@ -46,6 +49,8 @@ class FileReport:
         severity: Severity = Severity.ERROR,
     ) -> None:
         """Record a problem at `path` (the key's line when `key`), or at an explicit `line`."""
+        if severity is Severity.ERROR:
+            self.error_paths.append(tuple(path))
         self.problems.append(
             Problem(
                 severity,

@@ -126,6 +126,11 @@ class DesiredGroup:
     assignments: tuple[DesiredAssignment, ...]
     location: Location
     description: str | None = None
+    incomplete: frozenset[tuple[Access, Kind]] = frozenset()
+    """Sections holding an entry with an error (left out of `assignments`): the planner
+    withholds their removals."""
+    usable: bool = True
+    """False when the file has an error outside any entry: nothing of it is planned."""
 
 
 @dataclass(frozen=True, slots=True)

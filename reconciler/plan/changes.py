@@ -157,8 +157,9 @@ class Plan:
 
     @classmethod
     def invalid(cls, problems: list[Problem] | tuple[Problem, ...], now: datetime) -> Plan:
-        """A plan that could not be made (the files have errors): problems only, exit 1."""
-        return cls((), tuple(problems), (), now, None, "", "")
+        """A plan that could not be made (nothing could be read): problems only, exit 1.
+        `now` is the run's clock; it is kept in whole seconds like every planned time."""
+        return cls((), tuple(problems), (), now.replace(microsecond=0), None, "", "")
 
     @property
     def errors(self) -> tuple[Problem, ...]:

@@ -135,17 +135,22 @@ def _plan_group(
         plan_entry(ctx, group, live_group, entry, obj, managed_live.get(key), protected, where)
 
     ctx.managed_counts[live_group.id] = len(managed_live)
-    if not group.assignments and managed_live and group.mode is Mode.AUTHORITATIVE:
+    if (not group.assignments and not group.incomplete and managed_live
+            and group.mode is Mode.AUTHORITATIVE):
         ctx.empty_groups.add(live_group.id)
     for key, row in sorted(managed_live.items()):
         if key in declared:
             continue
-        if (row.access, row.kind) in unresolved_sections:
+        section = (row.access, row.kind)
+        if section in unresolved_sections or section in group.incomplete:
+            why = ("a principal in the {} {} section could not be resolved"
+                   if section in unresolved_sections
+                   else "an entry of the {} {} section has an error")
             ctx.info.append(
                 Info(
                     "removal_withheld",
-                    f"not removing {principal_name(ctx, row.principal_id)}: a principal in "
-                    f"the {row.access} {row.kind} section could not be resolved",
+                    f"not removing {principal_name(ctx, row.principal_id)}: "
+                    + why.format(row.access, row.kind),
                     live_group.display_name,
                     principal_name(ctx, row.principal_id),
                 )

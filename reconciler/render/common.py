@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.desired.model import Access, Kind
-from reconciler.durations import format_instant, relative
+from reconciler.durations import format_shown_instant, relative
 from reconciler.plan.changes import Action, Change
 
 SYMBOLS = {Action.CREATE: "+", Action.RENEW: "↻", Action.UPDATE: "~", Action.REMOVE: "-"}
@@ -20,7 +20,7 @@ def end_text(permanent: bool, end: datetime | None, now: datetime) -> str:
     """`permanent`, or `until <UTC instant> (in N days)`."""
     if permanent or end is None:
         return "permanent"
-    return f"until {format_instant(end)} ({relative(end, now)})"
+    return f"until {format_shown_instant(end)} ({relative(end, now)})"
 
 
 def lifetime_text(change: Change, now: datetime) -> str:
@@ -32,7 +32,7 @@ def lifetime_text(change: Change, now: datetime) -> str:
         new += f" [rolling {change.duration}]"
     if change.action is Action.CREATE:
         if change.start:
-            return f"from {format_instant(change.start)} {new}"
+            return f"from {format_shown_instant(change.start)} {new}"
         return new
     if change.action is Action.REMOVE:
         return "held permanently" if change.old_permanent else f"held {old}"

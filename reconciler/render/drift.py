@@ -8,7 +8,7 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler.durations import format_duration, format_instant
+from reconciler.durations import format_duration, format_shown_instant
 from reconciler.plan.drift import DRIFT_CLASSES, DriftClass, DriftItem, DriftReport
 from reconciler.render.common import end_text
 from reconciler.render.text import print_problems
@@ -68,7 +68,7 @@ def lifetimes(item: DriftItem, report: DriftReport) -> str:
 def _planned(item: DriftItem) -> str:
     text = str(item.action) if item.action else "none"
     if item.not_before:
-        text += f" (not before {format_instant(item.not_before)})"
+        text += f" (not before {format_shown_instant(item.not_before)})"
     return text
 
 
@@ -80,7 +80,7 @@ def render_drift_text(report: DriftReport, console: Console) -> None:
     style = "bold red" if report.errors else "bold"
     console.print(f"[{style}]{escape(verdict(report))}[/]", highlight=False)
     console.print(
-        f"generated at {format_instant(report.generated_at)}; expiring window "
+        f"generated at {format_shown_instant(report.generated_at)}; expiring window "
         f"{format_duration(report.expiring_within)}",
         style="dim",
         highlight=False,
@@ -147,7 +147,7 @@ def render_drift_markdown(report: DriftReport, *, title: str = "PIM drift report
         + " | ".join(str(counts[str(c)]) for c in DriftClass)
         + f" | {counts['information']} | {counts['errors']} |",
         "",
-        f"<sub>generated {format_instant(report.generated_at)}; expiring window "
+        f"<sub>generated {format_shown_instant(report.generated_at)}; expiring window "
         f"{format_duration(report.expiring_within)}; expiring soon is reported but is "
         "not drift</sub>",
         "",

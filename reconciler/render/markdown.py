@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from reconciler.durations import format_instant
+from reconciler.durations import format_shown_instant
 from reconciler.plan.changes import Action, Plan
 from reconciler.render.common import flags, lifetime_text
 
@@ -60,9 +60,9 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
             "Flags: " + ", ".join(f"{_FLAG_LABELS[f]} × {n}" for f, n in sorted(flagged.items()))
         )
         head.append("")
-    valid = f"; valid until {format_instant(plan.valid_until)}" if plan.valid_until else ""
+    valid = f"; valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     head += [
-        f"<sub>generated {format_instant(now)}{valid}; checksum `{plan.checksum[:12]}`</sub>",
+        f"<sub>generated {format_shown_instant(now)}{valid}; checksum `{plan.checksum[:12]}`</sub>",
         "",
     ]
 
@@ -88,7 +88,7 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
                 "|---|---|---|---|---|---|---|---|",
             ]
             for c in groups[name]:
-                when = f"; not before {format_instant(c.not_before)}" if c.not_before else ""
+                when = f"; not before {format_shown_instant(c.not_before)}" if c.not_before else ""
                 why = c.reason
                 if c.action is not Action.REMOVE and c.justification:
                     why += f"; justification: {c.justification}"

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.apply.executor import ApplyReport, ChangeResult, Outcome
-from reconciler.durations import format_instant
+from reconciler.durations import format_shown_instant
 
 _STYLE = {
     Outcome.APPLIED: "green",
@@ -22,7 +22,7 @@ def result_line(result: ChangeResult) -> str:
     c = result.change
     text = f"{result.outcome:<8} {c.action:<6} {c.kind} {c.access} {c.principal} in {c.group}"
     if result.outcome is Outcome.DEFERRED and c.not_before:
-        text += f" (not before {format_instant(c.not_before)})"
+        text += f" (not before {format_shown_instant(c.not_before)})"
     if result.graph_code:
         text += f": {result.graph_code}"
     if result.message and result.outcome is not Outcome.APPLIED:
@@ -62,7 +62,7 @@ def render_report_markdown(report: ApplyReport) -> str:
             c = r.change
             detail = r.graph_code or ""
             if r.outcome is Outcome.DEFERRED and c.not_before:
-                detail = f"not before {format_instant(c.not_before)}"
+                detail = f"not before {format_shown_instant(c.not_before)}"
             elif r.message and r.outcome is not Outcome.APPLIED:
                 detail = (detail + " " + r.message).strip()
             lines.append(

@@ -7,7 +7,7 @@ from collections import defaultdict
 from rich.console import Console
 from rich.markup import escape
 
-from reconciler.durations import format_instant
+from reconciler.durations import format_shown_instant
 from reconciler.plan.changes import Action, Plan
 from reconciler.problems import Problem, Severity
 from reconciler.render.common import SYMBOLS, lifetime_text, plural
@@ -62,8 +62,8 @@ def render_plan(plan: Plan, console: Console) -> None:
         info_by_group[item.group].append(item)
 
     console.print(f"[bold]{escape(summary_line(plan))}[/]", highlight=False)
-    valid = f", valid until {format_instant(plan.valid_until)}" if plan.valid_until else ""
-    console.print(f"generated at {format_instant(now)}{valid}", style="dim", highlight=False)
+    valid = f", valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
+    console.print(f"generated at {format_shown_instant(now)}{valid}", style="dim", highlight=False)
     names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}, key=str.lower)
     for name in names:
         console.print()
@@ -78,7 +78,7 @@ def render_plan(plan: Plan, console: Console) -> None:
             for c in changes:
                 style = _STYLE[c.action]
                 deferred = (
-                    f"  [magenta]deferred until {format_instant(c.not_before)}[/]"
+                    f"  [magenta]deferred until {format_shown_instant(c.not_before)}[/]"
                     if c.not_before
                     else ""
                 )
