@@ -44,6 +44,16 @@ class Code(StrEnum):
     POLICY_NOT_FOUND = "policy_not_found"
     POLICY_TIGHTENED = "policy_tightened"
     PROTECTED_PRINCIPAL = "protected_principal"
+    # PIM settings as code (format.md "The group's PIM settings")
+    ACTIVATION_TOO_LONG = "activation_too_long"
+    APPROVAL_WITHOUT_APPROVERS = "approval_without_approvers"
+    APPROVER_INVALID = "approver_invalid"
+    POLICY_CONFLICT = "policy_conflict"
+    ADMIN_MFA_BLOCKS_AUTOMATION = "admin_mfa_blocks_automation"
+    LIVE_EXCEEDS_POLICY = "live_exceeds_policy"
+    POLICY_NOT_APPLIED = "policy_not_applied"
+    APPROVAL_RECOMMENDED = "approval_recommended"
+    TEMPLATE_NOT_FOUND = "template_not_found"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,12 @@ All datetimes are aware UTC; durations are `timedelta` with their ISO 8601 text 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from reconciler.desired.policy import FieldValue
 
 
 class Access(StrEnum):
@@ -116,6 +119,34 @@ class DesiredAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredRule:
+    """The declared fields of one rule (only these are managed), with where each was written
+    (`lines[field]`: 1-based line in `location.file`, template fields at the group's
+    `policy:` line)."""
+
+    rule: str
+    fields: Mapping[str, FieldValue]
+    location: Location
+    lines: Mapping[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredPolicy:
+    """A group's declared settings for one access (after merging its template under the
+    group's own fields). `template` names the template used, if any; `approvers` holds the
+    approver references as written (resolved by the Graph adapter like principals)."""
+
+    access: Access
+    rules: tuple[DesiredRule, ...]
+    location: Location
+    template: str | None = None
+    approvers: tuple[PrincipalRef, ...] = ()
+
+    def rule(self, rule_id: str) -> DesiredRule | None:
+        return next((r for r in self.rules if r.rule == rule_id), None)
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredGroup:
     """One group file. `managed` lists the (access, kind) sections the file states; sections
     left out are not managed (neither drift nor removed)."""
@@ -131,6 +162,9 @@ class DesiredGroup:
     withholds their removals."""
     usable: bool = True
     """False when the file has an error outside any entry: nothing of it is planned."""
+    policies: tuple[DesiredPolicy, ...] = ()
+    """Declared PIM settings per access (`policy:` merged over its template, or
+    `defaults.policy`); empty when the group's settings are not managed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from reconciler.desired.model import Access, Kind, PrincipalRef, PrincipalType
+from reconciler.desired.policy import RuleFields
 from reconciler.problems import Problem
 
 
@@ -87,6 +88,12 @@ class GroupPolicy:
     assignment_expiration: ExpirationRule
     eligibility_enablement: frozenset[str] = frozenset()
     assignment_enablement: frozenset[str] = frozenset()
+    settings: Mapping[str, RuleFields] = field(default_factory=dict)
+    """Every rule read, decoded into the managed fields of `reconciler.desired.policy`
+    (rule id -> field -> value). What the planner compares declared settings with."""
+    raw_rules: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """The rules exactly as read (opaque outside `reconciler.graph`): a rule update sends the
+    whole rule as read with only the managed fields changed (reference 4.5, DOCS-16689)."""
 
     def expiration(self, kind: Kind) -> ExpirationRule:
         return self.eligibility_expiration if kind is Kind.ELIGIBLE else self.assignment_expiration
@@ -117,6 +124,7 @@ class LiveGroup:
     display_name: str
     group_types: tuple[str, ...] = ()
     on_premises_sync_enabled: bool = False
+    is_assignable_to_role: bool = False
 
     @property
     def unmanageable_reason(self) -> str | None:
