@@ -23,8 +23,11 @@ from typing import Any, Protocol
 from reconciler.clock import Clock
 from reconciler.durations import format_instant
 from reconciler.graph.errors import GraphError
+from reconciler.graph.policy_writer import PolicyWriteResult
 from reconciler.graph.writer import WriteResult
-from reconciler.plan.changes import Action, Change, Plan
+from reconciler.plan.changes import Action, Change, Plan, PolicyChange
+from reconciler.plan.policies import ADMIN_RULES
+from reconciler.problems import Code
 
 FATAL_STATUSES = frozenset({401, 403})
 DEFAULT_CONCURRENCY = 8
@@ -69,14 +72,45 @@ class ChangeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyResult:
+    """What happened to one policy rule change. `graph_code` is Graph's error code, or
+    `policy_not_applied` when the PATCH was accepted but the rule reads back different."""
+
+    change: PolicyChange
+    outcome: Outcome
+    message: str = ""
+    graph_code: str | None = None
+    at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.change
+        return {
+            "outcome": str(self.outcome),
+            "message": self.message,
+            "graph_code": self.graph_code,
+            "at": format_instant(self.at) if self.at else None,
+            "policy_rule": c.rule,
+            "group": c.group,
+            "group_id": c.group_id,
+            "access": str(c.access),
+            "before": c.before,
+            "after": c.after,
+            "loosens": c.loosens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ApplyReport:
-    """Per-change results in plan order, or `refused` with the reason nothing was written."""
+    """Per-change results in plan order (policy rules first, then assignments), or `refused`
+    with the reason nothing was written."""
 
     results: tuple[ChangeResult, ...]
     refused: str | None = None
+    policy_results: tuple[PolicyResult, ...] = ()
 
     def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
+        return (sum(1 for r in self.results if r.outcome is outcome)
+                + sum(1 for r in self.policy_results if r.outcome is outcome))
 
     def exit_code(self) -> int:
         """format.md: 0 converged, 1 a change failed or the run was refused, 3 converged
@@ -89,6 +123,7 @@ class ApplyReport:
         return {
             "refused": self.refused,
             "summary": {str(o): self.count(o) for o in Outcome},
+            "policy_results": [r.to_dict() for r in self.policy_results],
             "results": [r.to_dict() for r in self.results],
         }
 
@@ -97,6 +132,8 @@ class Writer(Protocol):
     """The narrow part of `GraphBackend` that apply needs."""
 
     async def submit(self, change: Change) -> WriteResult: ...
+
+    async def update_policy(self, change: PolicyChange) -> PolicyWriteResult: ...
 
     async def granted_permissions(self) -> frozenset[str] | None: ...
 
@@ -111,7 +148,7 @@ class AuditLog:
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
 
-    def write(self, result: ChangeResult) -> None:
+    def write(self, result: ChangeResult | PolicyResult) -> None:
         with self._path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(result.to_dict(), sort_keys=True) + "\n")
             handle.flush()
@@ -193,10 +230,22 @@ async def execute(
                 return
             record(index, await _send(writer, change, clock, stop))
 
+    # policy rules first: the assignments were judged against the policy as it will be
+    policy_results = await _apply_policies(plan, writer, clock, audit)
+    failed_rules = {(r.change.group_id, r.change.access, r.change.rule)
+                    for r in policy_results if r.outcome is not Outcome.APPLIED}
+
     indexed = list(enumerate(plan.changes))
     due: list[tuple[int, Change]] = []
     waiting: list[tuple[int, Change]] = []
     for index, change in indexed:
+        blocked = [rule for rule in ADMIN_RULES[change.kind]
+                   if (change.group_id, change.access, rule) in failed_rules]
+        if blocked:
+            record(index, ChangeResult(
+                change, Outcome.SKIPPED, f"not sent: it needs the {change.access} policy "
+                f"change to {blocked[0]}, which failed", at=clock.now()))
+            continue
         if change.not_before and change.not_before > clock.now():
             if deadline and change.not_before <= deadline:
                 waiting.append((index, change))
@@ -229,7 +278,36 @@ async def execute(
             await sleep(remaining + 1)
         await run_one(index, change)
 
-    return ApplyReport(tuple(results[i] for i in sorted(results)))
+    return ApplyReport(tuple(results[i] for i in sorted(results)),
+                       policy_results=policy_results)
+
+
+async def _apply_policies(plan: Plan, writer: Writer, clock: Clock, audit: AuditLog | None
+                          ) -> tuple[PolicyResult, ...]:
+    """Write the plan's policy rule changes one by one (in plan order), each read back."""
+    out: list[PolicyResult] = []
+    for change in plan.policy_changes:
+        try:
+            written = await writer.update_policy(change)
+        except GraphError as exc:
+            written = PolicyWriteResult("failed", error=exc)
+        if written.outcome == "applied":
+            result = PolicyResult(change, Outcome.APPLIED, "verified (read back)", at=clock.now())
+        elif written.outcome == "not_applied":
+            fields = ", ".join(f"{k}: sent {sent!r}, read {read!r}"
+                               for k, (sent, read) in sorted(written.mismatched.items()))
+            result = PolicyResult(change, Outcome.FAILED,
+                                  f"accepted but not applied: the rule reads back different "
+                                  f"({fields}); the next run re-checks it",
+                                  graph_code=str(Code.POLICY_NOT_APPLIED), at=clock.now())
+        else:
+            error = written.error
+            result = PolicyResult(change, Outcome.FAILED, str(error) if error else "failed",
+                                  graph_code=error.code if error else None, at=clock.now())
+        if audit:
+            audit.write(result)
+        out.append(result)
+    return tuple(out)
 
 
 async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -> ChangeResult:

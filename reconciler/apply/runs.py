@@ -47,10 +47,14 @@ class ApplyRun:
 def missing_write_permissions(granted: frozenset[str], plan: Plan) -> list[str]:
     """The ReadWrite application permissions the plan's writes need that `granted` lacks
     (graph-pim-reference.md section 5)."""
-    from reconciler.graph.backend import missing_write_permissions as needed
+    from reconciler.graph.permissions import missing_policy_permission
+    from reconciler.graph.permissions import missing_write_permissions as needed
 
     kinds = {c.kind for c in plan.changes}
-    return list(needed(granted, kinds)) if kinds else []
+    missing = list(needed(granted, kinds)) if kinds else []
+    if plan.policy_changes:
+        missing += missing_policy_permission(granted)
+    return missing
 
 
 async def run_apply(

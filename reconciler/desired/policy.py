@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from reconciler.durations import format_duration, parse_duration
+
 EXPIRATION_ELIGIBILITY = "Expiration_Admin_Eligibility"
 ENABLEMENT_ELIGIBILITY = "Enablement_Admin_Eligibility"
 EXPIRATION_ASSIGNMENT = "Expiration_Admin_Assignment"
@@ -95,3 +97,46 @@ RuleFields = Mapping[str, FieldValue]
 
 ACTIVATION_MAXIMUM = timedelta(hours=24)
 """The longest activation the admin center offers (reference 4.5, ENTRA-RoleSettings)."""
+
+
+def field_to_json(value: FieldValue) -> object:
+    """A field value in the plan's JSON form: durations as ISO 8601 text, sets as sorted
+    lists (approvers as `{"type", "id"}` objects), everything else as is."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, frozenset):
+        items = sorted(value)
+        return [{"type": str(a.type), "id": a.id} if isinstance(a, Approver) else str(a)
+                for a in items]
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+def field_from_json(name: str, data: object) -> FieldValue:
+    """Inverse of `field_to_json` for the field `name`. Raises `ValueError` on bad data."""
+    if data is None:
+        return None
+    if name == "max_duration":
+        return parse_duration(str(data))
+    if name == "approvers":
+        return frozenset(Approver(ApproverType(a["type"]), str(a["id"]))  # type: ignore[index]
+                         for a in data)  # type: ignore[attr-defined]
+    if name in ("require", "recipients"):
+        return frozenset(str(x) for x in data)  # type: ignore[attr-defined]
+    if name == "level":
+        return NotificationLevel(str(data))
+    return data  # type: ignore[return-value]
+
+
+def same_value(live: FieldValue, desired: FieldValue) -> bool:
+    """Field equality as Graph compares: text (claim values, e-mail addresses) ignoring
+    case, sets as sets."""
+    def fold(value: object) -> object:
+        if isinstance(value, str) and not isinstance(value, StrEnum):
+            return value.casefold()
+        if isinstance(value, frozenset):
+            return frozenset(fold(v) for v in value)
+        return value
+
+    return fold(live) == fold(desired)

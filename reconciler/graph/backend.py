@@ -16,13 +16,14 @@ from reconciler.desired.model import PrincipalRef
 from reconciler.graph.auth import GRAPH_SCOPE, token_roles
 from reconciler.graph.batch import Batcher, Sleep, Timer
 from reconciler.graph.permissions import missing_write_permissions
+from reconciler.graph.policy_writer import PolicyWriter, PolicyWriteResult
 from reconciler.graph.reader import Reader
 from reconciler.graph.resolver import Resolver
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, WriteResult
 from reconciler.live.model import DirectoryObject, LiveState, Resolution
-from reconciler.plan.changes import Change
+from reconciler.plan.changes import Change, PolicyChange
 
 __all__ = ["GraphBackend", "WriteResult", "missing_write_permissions"]
 
@@ -66,6 +67,9 @@ class GraphBackend:
         self._writer = Writer(http, urls, clock=clock, sleep=sleep, timer=timer,
                               retry_window_s=write_retry_window_s,
                               verify_window_s=verify_window_s)
+        self._policy_writer = PolicyWriter(http, urls, sleep=sleep, timer=timer,
+                                           provision_window_s=write_retry_window_s,
+                                           verify_window_s=min(verify_window_s, 30.0))
 
     @property
     def request_count(self) -> int:
@@ -94,6 +98,11 @@ class GraphBackend:
     async def submit(self, change: Change) -> WriteResult:
         """See `reconciler.graph.writer.Writer.submit`. Graph errors land in the result."""
         return await self._writer.submit(change)
+
+    async def update_policy(self, change: PolicyChange) -> PolicyWriteResult:
+        """See `reconciler.graph.policy_writer.PolicyWriter.update`; never raises for Graph
+        errors."""
+        return await self._policy_writer.update(change)
 
     async def granted_permissions(self) -> frozenset[str] | None:
         """App roles of the access token (`roles` claim), or None when unknown (no

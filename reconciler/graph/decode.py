@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.desired.model import Access, Kind, PrincipalType
+from reconciler.desired.policy import field_to_json
 from reconciler.durations import DurationError, format_instant, parse_duration, parse_instant
+from reconciler.graph.policy_rules import rule_fields
 from reconciler.live.model import (
     AssignmentType,
     DirectoryObject,
@@ -131,6 +133,8 @@ def policy(assignment: Mapping[str, Any], group_id: str) -> GroupPolicy | None:
         assignment_expiration=_expiration_rule(rules.get("Expiration_Admin_Assignment")),
         eligibility_enablement=enabled("Enablement_Admin_Eligibility"),
         assignment_enablement=enabled("Enablement_Admin_Assignment"),
+        settings={rule_id: rule_fields(rule) for rule_id, rule in rules.items()},
+        raw_rules=rules,
     )
 
 
@@ -163,11 +167,13 @@ def group(obj: Mapping[str, Any]) -> LiveGroup:
         display_name=str(obj.get("displayName") or ""),
         group_types=tuple(str(t) for t in obj.get("groupTypes") or ()),
         on_premises_sync_enabled=bool(obj.get("onPremisesSyncEnabled")),
+        is_assignable_to_role=bool(obj.get("isAssignableToRole")),
     )
 
 
-def fingerprint(rows: Iterable[LiveSchedule]) -> str:
-    """SHA-256 (hex) over the normalised rows, order-independent."""
+def fingerprint(rows: Iterable[LiveSchedule], policies: Iterable[GroupPolicy] = ()) -> str:
+    """SHA-256 (hex) over the normalised rows and the managed fields of every policy rule,
+    order-independent (a saved plan is refused when either moved)."""
 
     def when(dt: datetime | None) -> str | None:
         return format_instant(dt) if dt else None
@@ -177,4 +183,10 @@ def fingerprint(rows: Iterable[LiveSchedule]) -> str:
          when(r.end), str(r.member_type), str(r.assignment_type), r.status]
         for r in rows
     )
-    return hashlib.sha256(json.dumps(norm).encode()).hexdigest()
+    rules = sorted(
+        [p.group_id, str(p.access), rule_id,
+         {k: field_to_json(v) for k, v in sorted(fields.items())}]
+        for p in policies for rule_id, fields in p.settings.items()
+    )
+    payload = [norm, rules] if rules else norm  # no policies read: the fingerprint of old
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -18,6 +18,14 @@ WRITE_PERMISSION = {
     Kind.ACTIVE: "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
 }
 
+POLICY_WRITE = "RoleManagementPolicy.ReadWrite.AzureADGroup"
+"""Rule updates of a group's role management policies (reference 4.5, DOC-PolUpdate-beta)."""
+
+
+def missing_policy_permission(granted: frozenset[str] | None) -> list[str]:
+    """`[POLICY_WRITE]` when `granted` is known and lacks it, else `[]`."""
+    return [] if granted is None or POLICY_WRITE in granted else [POLICY_WRITE]
+
 
 def missing_write_permissions(granted: frozenset[str] | None, kinds: Iterable[Kind]) -> list[str]:
     """Names of the write permissions `granted` lacks for changes of `kinds` (sorted; empty

@@ -70,6 +70,9 @@ class Reader:
                         schedules.append(sched)
 
         seen = {s.principal_id for s in schedules}
+        for pol in policies.values():  # approvers are named like principals
+            for fields in pol.settings.values():
+                seen.update(a.id for a in fields.get("approvers") or ())
         known = known or {}
         fetched = await self.principals({i for i in seen if i not in known})
         principals = {i: known.get(i) or fetched[i] for i in sorted(seen)
@@ -78,7 +81,7 @@ class Reader:
             schedules=tuple(schedules),
             policies=policies,
             principals=principals,
-            fingerprint=decode.fingerprint(schedules),
+            fingerprint=decode.fingerprint(schedules, policies.values()),
         )
 
     async def principals(self, ids: set[str]) -> dict[str, DirectoryObject]:

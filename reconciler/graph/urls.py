@@ -47,7 +47,7 @@ from reconciler.desired.model import Kind
 from reconciler.graph.transport import GraphHttp
 
 USER_FIELDS = ["id", "displayName", "userPrincipalName"]
-GROUP_FIELDS = ["id", "displayName", "groupTypes", "onPremisesSyncEnabled"]
+GROUP_FIELDS = ["id", "displayName", "groupTypes", "onPremisesSyncEnabled", "isAssignableToRole"]
 SP_FIELDS = ["id", "displayName", "appId"]
 
 

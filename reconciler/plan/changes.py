@@ -121,6 +121,49 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyChange:
+    """One rule of a group's role management policy to update (a `PATCH` of that rule).
+
+    `before` / `after` hold only the managed fields that change, in the plan's JSON form
+    (`reconciler.desired.policy.field_to_json`: durations ISO 8601, sets sorted lists,
+    approvers `{"type", "id"}`); `names` gives display names of approver ids. `loosens` is
+    True when the change weakens control (format.md: permanence allowed, a longer maximum,
+    a requirement, approval or a notification removed).
+    """
+
+    group_id: str
+    group: str
+    access: Access
+    rule: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    loosens: bool
+    reason: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+    file: str | None = None
+    line: int | None = None
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        return (self.group_id, str(self.access), self.rule)
+
+    def sort_key(self) -> tuple[Any, ...]:
+        from reconciler.desired.policy import RULE_IDS
+
+        order = RULE_IDS.index(self.rule) if self.rule in RULE_IDS else len(RULE_IDS)
+        return (self.group.lower(), self.group_id, self.access, order, self.rule)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_fields(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolicyChange:
+        kwargs = dict(data)
+        kwargs["access"] = Access(kwargs["access"])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
 class Info:
     """Something a reviewer should know that is not a change: an activation in progress, an
     inherited row, a deferred renewal length, a policy tightened under an in-sync entry."""
@@ -145,9 +188,12 @@ class Plan:
     live_fingerprint: str
     desired_digest: str
     removal_counts: dict[str, int] = field(default_factory=dict)  # group id -> managed count
+    policy_changes: tuple[PolicyChange, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=Change.sort_key)))
+        object.__setattr__(self, "policy_changes",
+                           tuple(sorted(self.policy_changes, key=PolicyChange.sort_key)))
         object.__setattr__(
             self, "problems",
             tuple(sorted(self.problems, key=lambda p: (p.severity != Severity.ERROR,
@@ -181,20 +227,25 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        payload = json.dumps([c.to_dict() for c in self.changes], sort_keys=True)
+        changes: list[Any] = [c.to_dict() for c in self.changes]
+        if self.policy_changes:  # plans without policy changes keep their old checksum
+            changes.append({"policy_changes": [p.to_dict() for p in self.policy_changes]})
+        payload = json.dumps(changes, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def exit_code(self) -> int:
         """format.md: 0 no changes, 2 changes, 1 errors."""
         if self.errors:
             return 1
-        return 2 if self.changes else 0
+        return 2 if self.changes or self.policy_changes else 0
 
     def summary(self) -> dict[str, int]:
         counts = {str(a): 0 for a in Action}
         for c in self.changes:
             counts[str(c.action)] += 1
         counts["deferred"] = sum(1 for c in self.changes if c.deferred)
+        counts["policy"] = len(self.policy_changes)
+        counts["loosening"] = sum(1 for p in self.policy_changes if p.loosens)
         counts["errors"] = len(self.errors)
         counts["warnings"] = len(self.warnings)
         counts["info"] = len(self.info)
@@ -210,6 +261,7 @@ class Plan:
             "checksum": self.checksum,
             "summary": self.summary(),
             "changes": [c.to_dict() for c in self.changes],
+            "policy_changes": [p.to_dict() for p in self.policy_changes],
             "problems": [p.to_dict() for p in self.problems],
             "info": [i.to_dict() for i in self.info],
             "removal_counts": dict(self.removal_counts),
@@ -231,6 +283,8 @@ class Plan:
             live_fingerprint=data["live_fingerprint"],
             desired_digest=data["desired_digest"],
             removal_counts=dict(data.get("removal_counts") or {}),
+            policy_changes=tuple(PolicyChange.from_dict(p)
+                                 for p in data.get("policy_changes") or []),
         )
 
 

@@ -46,7 +46,7 @@ def plan_entry(
             plan_removal(ctx, group, live_group, row, protected, lapsed=entry)
         return
     lifetime = entry.lifetime
-    policy = ctx.live.policies.get((live_group.id, entry.access))
+    policy = ctx.policy_for(live_group.id, entry.access)
     if policy is None:
         ctx.problem(
             Severity.ERROR,
@@ -236,9 +236,10 @@ def _in_sync(
             ctx.problems.append(replace(
                 problem, message=f"{problem.message} (the next renewal would be refused)"))
         return
-    # An assignment already in sync is not re-judged against a policy tightened later.
+    # An assignment already in sync is not re-judged against a policy tightened later; a
+    # tightening this plan makes is reported as live_exceeds_policy (plan.policies).
     judged = policy_problems(
-        policy,
+        ctx.live.policies.get((live_group.id, entry.access)) or policy,
         entry.kind,
         permanent=permanent,  # type: ignore[arg-type]
         length=_granted_length(row, ctx.now),

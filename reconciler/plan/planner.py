@@ -30,6 +30,7 @@ from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.plan.changes import Info, Plan
 from reconciler.plan.context import PlanContext, principal_name
 from reconciler.plan.lifetimes import plan_entry
+from reconciler.plan.policies import judge_settings, plan_policies
 from reconciler.plan.removals import plan_removal
 from reconciler.plan.resolve import (
     collect_principals,
@@ -69,7 +70,9 @@ def plan(
         live_group = resolve_group(ctx, group)
         if live_group is None:
             continue
+        plan_policies(ctx, group, live_group)  # first: entries are judged by the result
         _plan_group(ctx, group, live_group, by_group.get(live_group.id, []), protected)
+        judge_settings(ctx, group, live_group)
 
     ctx.problems.extend(safety_problems(ctx.changes, ctx.managed_counts, ctx.empty_groups,
                                         desired.settings, allow_removals))
@@ -83,6 +86,7 @@ def plan(
         live_fingerprint=live.fingerprint,
         desired_digest=desired.digest,
         removal_counts=ctx.managed_counts,
+        policy_changes=tuple(ctx.policy_changes),
     )
 
 

@@ -106,6 +106,7 @@ def collect_principals(desired: DesiredState) -> list[PrincipalRef]:
     refs: Iterable[PrincipalRef] = (
         *(a.principal for g in desired.groups for a in g.assignments),
         *desired.settings.protected,
+        *(ref for g in desired.groups for p in g.policies for ref in p.approvers),
     )
     for ref in refs:
         seen.setdefault(ref, None)
