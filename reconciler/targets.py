@@ -4,7 +4,7 @@
   (`reconciler.graph.auth`), scope `https://graph.microsoft.com/.default`.
 - `url`: any base URL (e.g. a running `emulator serve`), no credential
   (`AnonymousAuthenticationProvider`; section 6.1 warns against azure-identity there).
-- `emulator`: load the tenant file with `Tenant.from_fixture(file, clock=clock)` and serve it
+- `emulator`: load the tenant file with `load_tenant(file, clock=clock)` and serve it
   in-process through `httpx.ASGITransport`: the same SDK adapter and middleware as real Graph.
   With `save_state=True` the tenant is written back to the file on clean exit, atomically
   (temporary file + rename), when it accepted a write: a refused, read-only or all-deferred
@@ -73,10 +73,10 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
         if not target.emulator_file:
             raise ValueError("emulator target needs a tenant file")
         from reconciler.emulator.app import create_app
-        from reconciler.emulator.tenant import Tenant
+        from reconciler.emulator.fixture import load_tenant, save_tenant
 
         try:
-            tenant = Tenant.from_fixture(target.emulator_file, clock=clock)
+            tenant = load_tenant(target.emulator_file, clock=clock)
         except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
             raise TargetError(f"cannot load tenant file {target.emulator_file}: {exc}") from exc
         clock = tenant.clock
@@ -111,4 +111,4 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
     finally:
         await backend.aclose()
     if save_state and tenant is not None and target.emulator_file and tenant.accepted_writes():
-        tenant.save(target.emulator_file)  # atomic (temp file, fsync, rename)
+        save_tenant(tenant, target.emulator_file)  # atomic (temp file, fsync, rename)

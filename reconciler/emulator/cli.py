@@ -13,10 +13,10 @@ from pathlib import Path
 import click
 
 from reconciler.clock import Clock, OffsetClock, SystemClock
-from reconciler.durations import format_instant
+from reconciler.emulator.fixture import load_tenant, read_fixture, save_tenant
 from reconciler.emulator.server import RemoteBindRefused, base_url, check_host, free_port, serve
-from reconciler.emulator.tenant import Tenant, read_fixture
-from reconciler.emulator.timefmt import parse_time
+from reconciler.emulator.tenant import Tenant
+from reconciler.emulator.timefmt import format_plain_time, parse_time
 
 
 def load_for_serving(
@@ -30,7 +30,7 @@ def load_for_serving(
         if data.get("now") and clock_choice == "fixture"
         else SystemClock()
     )
-    tenant = Tenant.from_fixture(data, clock=clock)
+    tenant = load_tenant(data, clock=clock)
     if page_size:
         tenant.page_size = page_size
     return tenant
@@ -110,9 +110,9 @@ def serve_command(
     started = tenant.clock.now().replace(microsecond=0)
     if clock == "fixture" and not isinstance(tenant.clock, SystemClock):
         click.echo(
-            f"clock: starts at {format_instant(started)} (the state file's now) and runs on; "
+            f"clock: starts at {format_plain_time(started)} (the state file's now) and runs on; "
             f"give clients the same time, e.g. pim-reconciler --now "
-            f"{format_instant(started)} plan DIR --graph-url {base_url(host, chosen)}",
+            f"{format_plain_time(started)} plan DIR --graph-url {base_url(host, chosen)}",
             err=True,
         )
     try:
@@ -121,5 +121,5 @@ def serve_command(
         if log_file is not None:
             write_log(tenant, log_file)
         if save_on_exit:
-            tenant.save(state)
+            save_tenant(tenant, state)
             click.echo(f"saved state to {state}", err=True)

@@ -13,6 +13,10 @@ every one). Kinds:
 - `latency`: add `latency_ms` to the answer time.
 - `lag`: a schedule created by the matching request stays invisible to GET and list for
   `seconds` of clock time (reference 6.5).
+- `ignored`: a policy rule `PATCH` answers 204 and changes nothing (reference 4.5,
+  TFMSGRAPH-75: 204 is not proof).
+- `unprovisioned`: a policy-assignment list answers an empty `value`, as for a group just
+  onboarded to PIM (reference 4.5, TF-1769).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import asdict, dataclass
 
-KINDS = ("error", "committed", "failed", "latency", "lag")
+KINDS = ("error", "committed", "failed", "latency", "lag", "ignored", "unprovisioned")
 
 _DEFAULT_CODES = {
     400: "BadRequest",

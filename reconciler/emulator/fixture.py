@@ -1,4 +1,8 @@
-"""The tenant fixture format of cases/README.md: load into a `Tenant`, dump back out.
+"""The tenant fixture format of cases/README.md: read, load into a `Tenant`, dump and save.
+
+`load_tenant(source, clock)` builds a tenant from a file or mapping, `dump_tenant(tenant)` gives
+its fixture form, `save_tenant(tenant, path)` writes that atomically. The dependency is one-way:
+this module knows `Tenant`; `tenant.py` knows nothing of fixtures.
 
 Extensions beyond the README (all optional): schedule `id`, `modified`, `status`,
 `createdUsing`, `visibleFrom`; request `id`, `completed`, `scheduleInfo`, `targetScheduleId`;
@@ -9,9 +13,16 @@ explicit ids, so loading it gives the same state.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+import yaml
+
+from reconciler.clock import Clock, FixedClock, SystemClock
 from reconciler.emulator import ids
 from reconciler.emulator.faults import Fault
 from reconciler.emulator.state import (
@@ -21,10 +32,8 @@ from reconciler.emulator.state import (
     ServicePrincipal,
     User,
 )
+from reconciler.emulator.tenant import Tenant
 from reconciler.emulator.timefmt import format_time, parse_time, resolve_fixture_time
-
-if TYPE_CHECKING:
-    from reconciler.emulator.tenant import Tenant
 
 _KNOWN_KEYS = {
     "now",
@@ -39,6 +48,66 @@ _KNOWN_KEYS = {
     "granted_permissions",
     "latency_ms",
 }
+
+
+def read_fixture(source: str | Path) -> dict:
+    """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if not a mapping."""
+    text = Path(source).read_text(encoding="utf-8")
+    data = None
+    if str(source).lower().endswith(".json"):
+        try:  # JSON is YAML; the json module just reads large state files much faster
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if data is None:
+        data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: a tenant fixture must be a mapping")
+    return data
+
+
+def load_tenant(source: str | Path | dict, clock: Clock | None = None) -> Tenant:
+    """Load a tenant fixture: a YAML/JSON file path or an already-parsed mapping.
+
+    Without `clock`: `FixedClock(now)` when the fixture has `now`, else `SystemClock`.
+    Relative times (`-P20D`) resolve against the fixture's `now` (else the clock) at load time.
+    Raises `ValueError` on a malformed fixture and `OSError` on an unreadable file.
+    """
+    data = read_fixture(source) if not isinstance(source, dict) else source
+    if clock is None:
+        clock = FixedClock(parse_time(data["now"])) if data.get("now") else SystemClock()
+    tenant = Tenant(clock)
+    _load_into(tenant, data)
+    return tenant
+
+
+def dump_tenant(tenant: Tenant) -> dict[str, Any]:
+    """The state in fixture form: absolute UTC times, explicit ids, `now` = clock now."""
+    with tenant.lock:
+        return _dump(tenant)
+
+
+def save_tenant(tenant: Tenant, path: str | Path) -> None:
+    """Write the state atomically (temp file in the same directory, fsync, `os.replace`).
+
+    JSON when `path` ends in `.json`, YAML otherwise.
+    """
+    target = Path(path)
+    data = dump_tenant(tenant)
+    if target.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _access(value: object) -> str:
@@ -87,7 +156,7 @@ def _one(
     return hits[0]
 
 
-def load_into(tenant: Tenant, data: dict[str, Any]) -> None:
+def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
     """Fill `tenant` from fixture `data`. Raises `ValueError` on malformed content."""
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
@@ -200,7 +269,7 @@ def _t(value: datetime | None) -> str | None:
     return format_time(value) if value is not None else None
 
 
-def dump(tenant: Tenant) -> dict[str, Any]:
+def _dump(tenant: Tenant) -> dict[str, Any]:
     """The fixture form of `tenant` (call under its lock)."""
     out: dict[str, Any] = {"now": format_time(tenant.clock.now()), "page_size": tenant.page_size}
     if tenant.latency_ms:

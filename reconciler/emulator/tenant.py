@@ -7,19 +7,13 @@ uvicorn thread while a test inspects the tenant).
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from reconciler.clock import Clock, FixedClock, SystemClock
+from reconciler.clock import Clock, SystemClock
 from reconciler.emulator import ids
 from reconciler.emulator.faults import Fault
 from reconciler.emulator.state import (
@@ -30,7 +24,6 @@ from reconciler.emulator.state import (
     ServicePrincipal,
     User,
 )
-from reconciler.emulator.timefmt import parse_time
 
 DEFAULT_PAGE_SIZE = 100
 
@@ -129,8 +122,8 @@ class IndexedTable(dict[str, Any]):
 
 
 class Tenant:
-    """An emulated Entra tenant. Build with `Tenant.from_fixture(...)` (fixture format of
-    cases/README.md) or empty with `Tenant(clock)`."""
+    """An emulated Entra tenant. Build empty with `Tenant(clock)`, or from a fixture
+    (cases/README.md format) with `fixture.load_tenant(...)`."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
@@ -149,54 +142,6 @@ class Tenant:
         self.granted_permissions: set[str] | None = None
         self.request_log: list[LogEntry] = []
         self._accepted = 0
-
-    # -- construction and persistence -------------------------------------------------------
-
-    @classmethod
-    def from_fixture(cls, source: str | Path | dict, clock: Clock | None = None) -> Tenant:
-        """Load a tenant fixture: a YAML/JSON file path or an already-parsed mapping.
-
-        Without `clock`: `FixedClock(now)` when the fixture has `now`, else `SystemClock`.
-        Relative times (`-P20D`) resolve against the clock at load time. Raises `ValueError`
-        on a malformed fixture and `OSError` on an unreadable file.
-        """
-        from reconciler.emulator.fixture import load_into
-
-        data = read_fixture(source) if not isinstance(source, dict) else source
-        if clock is None:
-            clock = FixedClock(parse_time(data["now"])) if data.get("now") else SystemClock()
-        tenant = cls(clock)
-        load_into(tenant, data)
-        return tenant
-
-    def to_fixture(self) -> dict[str, object]:
-        """The state in fixture form: absolute UTC times, explicit ids, `now` = clock now."""
-        from reconciler.emulator.fixture import dump
-
-        with self.lock:
-            return dump(self)
-
-    def save(self, path: str | Path) -> None:
-        """Write the state atomically (temp file in the same directory, fsync, `os.replace`).
-
-        JSON when `path` ends in `.json`, YAML otherwise.
-        """
-        target = Path(path)
-        data = self.to_fixture()
-        if target.suffix.lower() == ".json":
-            text = json.dumps(data, indent=2) + "\n"
-        else:
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -301,18 +246,3 @@ class Tenant:
         with self.lock:
             self.request_log.append(entry)
 
-
-def read_fixture(source: str | Path) -> dict:
-    """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if not a mapping."""
-    text = Path(source).read_text(encoding="utf-8")
-    data = None
-    if str(source).lower().endswith(".json"):
-        try:  # JSON is YAML; the json module just reads large state files much faster
-            data = json.loads(text)
-        except ValueError:
-            data = None
-    if data is None:
-        data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: a tenant fixture must be a mapping")
-    return data

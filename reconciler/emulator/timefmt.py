@@ -1,6 +1,7 @@
 """Times and durations as Graph writes and reads them (graph-pim-reference.md 2.1-2.5, 3.1, 6.3).
 
-Graph answers instants in UTC with seven fractional digits (`2025-01-10T09:00:02.7654321Z`).
+Graph answers instants in UTC with seven fractional digits (`2025-01-10T09:00:02.7654321Z`);
+the emulator reads them with its own parser (no product code), written from those wire facts.
 Durations are ISO 8601 `Edm.Duration`; PIM refuses year/month/week designators
 (`InvalidRoleAssignmentRequest`, reference 3.1 / TF-1464) and Python's `str(timedelta)`
 (`"90 days, 0:00:00"`) is not a duration at all (reference 6.3, 10).
@@ -9,9 +10,7 @@ Durations are ISO 8601 `Edm.Duration`; PIM refuses year/month/week designators
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
-
-from reconciler.durations import parse_instant
+from datetime import UTC, datetime, timedelta, timezone
 
 NEVER_MODIFIED = "0001-01-01T08:00:00Z"
 """What Graph answers in `modifiedDateTime` for a schedule never modified (reference 2.4)."""
@@ -21,6 +20,14 @@ _ISO_DURATION = re.compile(
     r"(?:(?P<days>\d+)D)?(?:T(?!$)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
     r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
 )
+
+_INSTANT = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})[T ]"
+    r"(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
+    r"(?P<zone>Z|(?P<sign>[-+])(?P<zone_hours>\d{2}):(?P<zone_minutes>\d{2}))?",
+    flags=re.IGNORECASE | re.ASCII,
+)
+"""`YYYY-MM-DDTHH:MM[:SS[.fraction]]` then `Z`, `+hh:mm` or `-hh:mm` (or no zone at all)."""
 
 
 class NotADuration(ValueError):
@@ -55,7 +62,42 @@ def parse_time(value: str | datetime) -> datetime:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not isinstance(value, str):
         raise ValueError(f"expected a date-time, got {value!r}")
-    return parse_instant(value)
+    return parse_instant_text(value)
+
+
+def parse_instant_text(text: str) -> datetime:
+    """Parse an ISO 8601 instant string as Graph writes it (reference 2.1-2.5) to aware UTC.
+
+    Any number of fractional digits (Graph writes seven; digits beyond microseconds are
+    dropped, not rounded); zone `Z` or `+hh:mm` / `-hh:mm`. A string without a zone is refused:
+    it does not say which instant it means. Raises `ValueError`.
+    """
+    match = _INSTANT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time")
+    if match["zone"] is None:
+        raise ValueError(f"{text!r} has no time zone; write it in UTC, e.g. 2027-06-30T00:00:00Z")
+    zone = UTC
+    if match["sign"]:
+        hours, minutes = int(match["zone_hours"]), int(match["zone_minutes"])
+        if hours > 23 or minutes > 59:
+            raise ValueError(f"{text!r} has an impossible UTC offset")
+        offset = timedelta(hours=hours, minutes=minutes)
+        zone = timezone(-offset if match["sign"] == "-" else offset)
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+    try:  # datetime() itself refuses month 13, hour 25 and the like
+        return datetime(
+            int(match["year"]),
+            int(match["month"]),
+            int(match["day"]),
+            int(match["hour"]),
+            int(match["minute"]),
+            int(match["second"] or 0),
+            int(fraction),
+            tzinfo=zone,
+        ).astimezone(UTC)
+    except OverflowError as exc:  # an offset pushing year 1 or 9999 out of range
+        raise ValueError(f"{text!r} is out of the representable range") from exc
 
 
 def parse_duration(text: object, *, signed: bool = False) -> timedelta:

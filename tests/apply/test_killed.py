@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from reconciler.emulator.fixture import load_tenant
 from reconciler.emulator.server import running_server
 from reconciler.emulator.tenant import Tenant
 
@@ -22,8 +23,8 @@ def _tenant() -> Tenant:
              for i in range(N + 1)]
     keep = {"group": "grp-app", "access": "member", "kind": "eligible",
             "principal": f"u{N:02d}@contoso.example", "created": "-P10D", "end": "P20D"}
-    return Tenant.from_fixture({"now": NOW, "users": users, "groups": [{"displayName": "grp-app"}],
-                                "schedules": [keep]})
+    return load_tenant({"now": NOW, "users": users, "groups": [{"displayName": "grp-app"}],
+                        "schedules": [keep]})
 
 
 def _desired(tmp: Path) -> Path:

@@ -18,6 +18,7 @@ from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from reconciler.desired.model import Kind
 from reconciler.emulator import odata
+from reconciler.emulator.fixture import load_tenant
 from reconciler.emulator.router import Call, dispatch
 from reconciler.emulator.state import Schedule, User
 from reconciler.emulator.tenant import IndexedTable, Tenant
@@ -87,8 +88,8 @@ def _tenant() -> Tenant:
     groups = [{"displayName": "grp-a"}, {"displayName": "GRP-A"}, {"displayName": "grp-b"}]
     schedules = [{"group": "grp-b", "access": "member", "kind": "eligible",
                   "principal": f"u{i}@contoso.example", "end": "P10D"} for i in range(4)]
-    return Tenant.from_fixture({"now": "2026-12-01T12:00:00Z", "users": users,
-                                "groups": groups, "schedules": schedules})
+    return load_tenant({"now": "2026-12-01T12:00:00Z", "users": users,
+                        "groups": groups, "schedules": schedules})
 
 
 def _list(tenant: Tenant, path: str, flt: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.clock import FixedClock
+from reconciler.emulator.fixture import load_tenant
 from reconciler.emulator.tenant import Tenant
 
 from .helpers import small_fixture
@@ -12,7 +13,7 @@ from .helpers import small_fixture
 
 @pytest.fixture
 def tenant() -> Tenant:
-    return Tenant.from_fixture(small_fixture())
+    return load_tenant(small_fixture())
 
 
 @pytest.fixture

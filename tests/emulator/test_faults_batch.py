@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from reconciler.clock import FixedClock
+from reconciler.emulator.fixture import load_tenant
 from reconciler.emulator.tenant import Tenant
 
 from .helpers import PAG, after_duration, body_for, raw_client, run, sdk_client
@@ -105,7 +106,7 @@ def test_fault_from_fixture(tenant: Tenant) -> None:
     data["faults"] = [
         {"match": "GET /users*", "status": 403, "code": "Authorization_RequestDenied"}
     ]
-    faulty = Tenant.from_fixture(data)
+    faulty = load_tenant(data)
     assert get(faulty, "/v1.0/users")[1]["error"]["code"] == "Authorization_RequestDenied"
     assert get(faulty, "/v1.0/users")[0] == 403  # no `times`: every request
 

@@ -330,13 +330,13 @@ async def test_apply_saves_the_tenant_back(tmp_path: Path) -> None:
 # --- loopback HTTP ----------------------------------------------------------------------
 
 async def test_read_over_loopback_http(tmp_path: Path) -> None:
+    from reconciler.emulator.fixture import load_tenant
     from reconciler.emulator.server import running_server
-    from reconciler.emulator.tenant import Tenant
 
     rows = [sched("grp-app", "alex@contoso.example"),
             sched("grp-app", "bo@contoso.example", kind="active", end="P5D")]
     sleeper = FakeSleeper()
-    tenant = Tenant.from_fixture(base_fixture(schedules=rows, page_size=1), clock=sleeper.clock)
+    tenant = load_tenant(base_fixture(schedules=rows, page_size=1), clock=sleeper.clock)
     with running_server(tenant) as url:
         assert url.startswith("http://127.0.0.1:")
         async with open_backend(Target(kind="url", graph_url=url), clock=sleeper.clock,
@@ -354,12 +354,12 @@ async def test_read_over_loopback_http(tmp_path: Path) -> None:
 async def test_example_tenant_live_read_over_loopback() -> None:
     """The issue's done-when: the example tenant's live read through msgraph-sdk over
     loopback HTTP to a served emulator, the same code path as real Graph."""
+    from reconciler.emulator.fixture import load_tenant
     from reconciler.emulator.server import running_server
-    from reconciler.emulator.tenant import Tenant
 
     example = Path(__file__).resolve().parents[2] / "examples" / "tenant.yaml"
     sleeper = FakeSleeper()
-    tenant = Tenant.from_fixture(example, clock=sleeper.clock)
+    tenant = load_tenant(example, clock=sleeper.clock)
     names = sorted(g.display_name for g in tenant.groups.values())
     with running_server(tenant) as url:
         async with open_backend(Target(kind="url", graph_url=url), clock=sleeper.clock,
