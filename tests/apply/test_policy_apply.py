@@ -106,7 +106,7 @@ def test_a_patch_answered_204_that_does_not_stick_is_policy_not_applied(tmp_path
                "times": 5}]
     tenant = _tenant(tmp_path, faults=faults)
     desired = _desired((EXPIRATION_ACTIVATION, {"max_duration": timedelta(hours=2)}))
-    plan, report, again, _ = asyncio.run(_plan_and_apply(desired, tenant))
+    _, report, again, _ = asyncio.run(_plan_and_apply(desired, tenant))
     (result,) = report.policy_results
     assert result.outcome is Outcome.FAILED
     assert result.graph_code == "policy_not_applied"
