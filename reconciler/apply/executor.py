@@ -379,7 +379,11 @@ def _key(c: Change) -> tuple[object, ...]:
 
 def _substance(plan: Plan) -> set[tuple[object, ...]]:
     """What each change writes, leaving out what only time moves (a rolling end, a deferral)."""
-    return {(*_key(c), c.graph_action, c.principal, c.start, c.schedule_id) for c in plan.changes}
+    out: set[tuple[object, ...]] = {
+        (*_key(c), c.graph_action, c.principal, c.start, c.schedule_id) for c in plan.changes}
+    out.update(("policy", *p.identity, json.dumps(p.after, sort_keys=True))
+               for p in plan.policy_changes)
+    return out
 
 
 def _moved(saved: Plan, fresh: Plan) -> str:
