@@ -1,6 +1,7 @@
 """One group file -> `DesiredGroup`, with the offline semantic checks of format.md:
 ambiguous principals, lifetimes (missing, conflicting, unsupported or too short durations),
-`start` after `until`, and the same (access, kind, principal) written twice.
+`start` after `until`, and the same (access, kind, principal) written twice. The group's
+`policy:` is read by `reconciler.config.policy`.
 
 Runs after the schema pass on data of any shape: whatever has the wrong shape is skipped
 here (the schema pass reported it), so the two passes never report the same thing twice.
@@ -18,6 +19,7 @@ from reconciler.config.fields import (
     read_lifetime,
     read_principal,
 )
+from reconciler.config.policy import read_policies
 from reconciler.config.report import FileReport, path_text
 from reconciler.config.yamlsafe import Path_
 from reconciler.desired.model import (
@@ -88,9 +90,10 @@ def read_group(
                             group or "",
                             seen,
                         )))
+    policies, templates_usable = read_policies(report, data, settings)
     if group is None:
         return None
-    assignments, incomplete, whole = _valid_parts(report, read)
+    assignments, incomplete, whole, policy_ok = _valid_parts(report, read)
     return DesiredGroup(
         group=group,
         mode=mode,
@@ -100,24 +103,30 @@ def read_group(
         usable=whole,
         location=Location(report.file, report.line(("group",), key=True)),
         description=description if isinstance(description, str) else None,
+        policies=policies if policy_ok and templates_usable else (),
     )
 
 
 def _valid_parts(
     report: FileReport, read: list[tuple[Path_, list[DesiredAssignment]]]
-) -> tuple[list[DesiredAssignment], frozenset[tuple[Access, Kind]], bool]:
+) -> tuple[list[DesiredAssignment], frozenset[tuple[Access, Kind]], bool, bool]:
     """Split a file with errors into what can still be planned: the assignments of entries
     without an error, the (access, kind) sections holding an entry with an error (their
-    removals are withheld: the broken entry may name a live assignment), and whether the file
-    is usable at all (False when an error is not inside an entry or a section, e.g. `group:`,
-    `mode:`, an unknown top-level key or a parse error)."""
+    removals are withheld: the broken entry may name a live assignment), whether the file
+    is usable at all (False when an error is not inside an entry, a section or `policy:`,
+    e.g. `group:`, `mode:`, an unknown top-level key or a parse error), and whether its
+    `policy:` is (False on any error under it: none of the group's settings is planned,
+    its assignments still are)."""
     accesses = dict(SECTIONS)
     kinds = {k.value: k for k in Kind}
     bad_entries: set[Path_] = set()
     incomplete: set[tuple[Access, Kind]] = set()
     usable = True
+    policy_ok = True
     for path in report.error_paths:
-        if len(path) >= 2 and path[0] in accesses and path[1] in kinds:
+        if path and path[0] == "policy":
+            policy_ok = False
+        elif len(path) >= 2 and path[0] in accesses and path[1] in kinds:
             incomplete.add((accesses[str(path[0])], kinds[str(path[1])]))
             if len(path) >= 3 and isinstance(path[2], int):
                 bad_entries.add(path[:3])
@@ -126,7 +135,7 @@ def _valid_parts(
         else:
             usable = False
     kept = [a for path, got in read if path not in bad_entries for a in got]
-    return kept, frozenset(incomplete), usable
+    return kept, frozenset(incomplete), usable, policy_ok
 
 
 def _principals(

@@ -1,4 +1,5 @@
-"""`pim-reconciler.yaml` -> `Settings` (tenant, protected principals, safety, defaults).
+"""`pim-reconciler.yaml` -> `Settings` (tenant, protected principals, safety, defaults,
+policy templates).
 
 Every field is optional; format.md "Settings file" gives the defaults. `renew_before` below
 PT5M is a `schema` error (PIM's five-minute floor, graph-pim-reference.md section 6.3).
@@ -6,10 +7,12 @@ PT5M is a `schema` error (PIM's five-minute floor, graph-pim-reference.md sectio
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from reconciler.config.fields import DURATION, read_lifetime, read_principal
+from reconciler.config.policy import TEMPLATES_KEY, read_default_policy, read_templates
 from reconciler.config.report import FileReport
 from reconciler.desired.model import (
     Defaults,
@@ -48,13 +51,18 @@ def read_settings(report: FileReport, data: dict[str, Any]) -> tuple[Settings, f
             max_removal_fraction=float(fraction) if valid_fraction and 0 <= fraction <= 1 else 0.25,
         )
 
+    templates = read_templates(report, data.get(TEMPLATES_KEY))
     defaults, stated = _defaults(report, data.get("defaults"))
+    if isinstance(data.get("defaults"), dict):
+        defaults = replace(defaults, policy=read_default_policy(
+            report, data["defaults"].get("policy"), templates))
     settings = Settings(
         tenant=tenant if isinstance(tenant, str) and tenant else None,
         protected=tuple(protected),
         safety=safety,
         defaults=defaults,
         location=Location(report.file, 1),
+        policy_templates=templates,
     )
     return settings, stated
 

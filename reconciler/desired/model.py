@@ -121,8 +121,8 @@ class DesiredAssignment:
 @dataclass(frozen=True, slots=True)
 class DesiredRule:
     """The declared fields of one rule (only these are managed), with where each was written
-    (`lines[field]`: 1-based line in `location.file`, template fields at the group's
-    `policy:` line)."""
+    (`lines[field]`: 1-based line in `location.file`; a field from a template is placed at the
+    group's `template:` line, or at its `group:` line when `defaults.policy` applied it)."""
 
     rule: str
     fields: Mapping[str, FieldValue]
@@ -168,6 +168,19 @@ class DesiredGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyTemplate:
+    """One `policy_templates` entry of the settings file: rule id -> declared fields (typed as
+    in `DesiredRule.fields`), merged under a group's own fields. `usable` is False when the
+    template has an error: a group using it gets no policy planned."""
+
+    name: str
+    rules: Mapping[str, Mapping[str, FieldValue]]
+    location: Location
+    approvers: tuple[PrincipalRef, ...] = ()
+    usable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Safety:
     max_removals: int = 10
     max_removal_fraction: float = 0.25
@@ -180,6 +193,8 @@ class Defaults:
     justification: str | None = None
     eligible: Lifetime | None = None
     active: Lifetime | None = None
+    policy: Mapping[Access, str] = field(default_factory=dict)
+    """`defaults.policy`: the template applied per access to groups without their own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +206,7 @@ class Settings:
     safety: Safety = field(default_factory=Safety)
     defaults: Defaults = field(default_factory=Defaults)
     location: Location | None = None
+    policy_templates: Mapping[str, PolicyTemplate] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
