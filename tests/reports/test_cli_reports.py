@@ -80,7 +80,11 @@ def test_drift_exits_0_when_live_matches_and_1_on_errors(tenant: str, tmp_path: 
                                               encoding="utf-8")
     run = run_cli("--now", NOW, "drift", str(out), "--emulator", tenant, "--format", "json")
     assert run.exit_code == 1
-    assert [p["code"] for p in run.json()["problems"]] == ["group_not_found"]
+    problems = run.json()["problems"]
+    assert [p["code"] for p in problems if p["severity"] == "error"] == ["group_not_found"]
+    # PIM-Platform-Admins is role-assignable and its live member policy needs no approval
+    assert [(p["code"], p["group"]) for p in problems if p["severity"] == "warning"] == [
+        ("approval_recommended", "PIM-Platform-Admins")]
 
 
 def test_export_round_trips_to_an_empty_plan(tenant: str, tmp_path: Path):
