@@ -84,7 +84,7 @@ async def run_apply(
             if reason:
                 return ApplyRun(saved, ApplyReport((), refused=reason))
             the_plan = saved
-        if not the_plan.changes and not the_plan.errors:
+        if not the_plan.changes and not the_plan.policy_changes and not the_plan.errors:
             return ApplyRun(the_plan, ApplyReport(()))
         if confirm is not None and not the_plan.errors:
             answer = confirm(the_plan)

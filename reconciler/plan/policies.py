@@ -67,17 +67,22 @@ def plan_policies(ctx: PlanContext, group: DesiredGroup, live_group: LiveGroup) 
                         "have one yet; plan again in a few minutes)", **where)
             continue
         after = dict(live.settings)
+        pending: list[PolicyChange] = []
         for rule in declared.rules:
             fields = _desired_fields(ctx, group, rule)
             current = dict(live.settings.get(rule.rule) or {})
             changed = {k: v for k, v in fields.items() if not same_value(current.get(k), v)}
             after[rule.rule] = {**current, **fields}
-            if not changed:
-                continue
-            ctx.policy_changes.append(_change(ctx, live_group, declared, rule, current, changed))
+            if changed:
+                pending.append(_change(ctx, live_group, declared, rule, current, changed))
         effective = _with_settings(live, after)
-        ctx.effective[(live_group.id, declared.access)] = effective
-        _check_policy(ctx, group, declared, effective)
+        refused = _check_policy(ctx, group, declared, effective)
+        # a refused rule is not planned: the live rule stays what assignments are judged by
+        for rule_id in refused:
+            after[rule_id] = dict(live.settings.get(rule_id) or {})
+        ctx.policy_changes.extend(c for c in pending if c.rule not in refused)
+        ctx.effective[(live_group.id, declared.access)] = (
+            _with_settings(live, after) if refused else effective)
 
 
 def _desired_fields(ctx: PlanContext, group: DesiredGroup, rule: DesiredRule
@@ -217,8 +222,10 @@ def _duration_text(value: timedelta) -> str:
 
 
 def _check_policy(ctx: PlanContext, group: DesiredGroup, declared: DesiredPolicy,
-                  effective: GroupPolicy) -> None:
-    """Refusals that need the live policy too (the offline ones are the loader's)."""
+                  effective: GroupPolicy) -> set[str]:
+    """Refusals that need the live policy too (the offline ones are the loader's). Returns
+    the declared rule ids refused."""
+    refused: set[str] = set()
     where = {"file": declared.location.file, "line": declared.location.line,
              "group": group.group}
     approval = effective.settings.get(APPROVAL_ACTIVATION) or {}
@@ -226,6 +233,7 @@ def _check_policy(ctx: PlanContext, group: DesiredGroup, declared: DesiredPolicy
         ctx.problem(Severity.ERROR, Code.APPROVAL_WITHOUT_APPROVERS,
                     f"the {declared.access} policy would require approval of activations "
                     "but names no approver (approval.approvers)", **where)
+        refused.add(APPROVAL_ACTIVATION)
     declared_rules = {r.rule: r for r in declared.rules}
     require = (effective.settings.get(ENABLEMENT_ACTIVATION) or {}).get("require") or ()
     context = (effective.settings.get(AUTH_CONTEXT_ACTIVATION) or {}).get(
@@ -238,6 +246,9 @@ def _check_policy(ctx: PlanContext, group: DesiredGroup, declared: DesiredPolicy
                     f"the {declared.access} policy would require both mfa on activation and "
                     f"authentication context '{context}'; they are mutually exclusive",
                     **where)
+        refused.update(r for r in (ENABLEMENT_ACTIVATION, AUTH_CONTEXT_ACTIVATION)
+                       if r in declared_rules)
+    return refused
 
 
 def judge_settings(ctx: PlanContext, group: DesiredGroup, live_group: LiveGroup) -> None:

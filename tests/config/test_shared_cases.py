@@ -1,4 +1,5 @@
-"""The desired files of every behaviour case in ../shared/cases/ load as the case expects:
+"""The desired files of every behaviour case (tests/cases/ and ../shared/cases/, subfolders
+included) load as the case expects:
 `validate_exit: 1` cases fail with the listed offline codes (right group and principal),
 the others load (their problems, if any, are for the planner, which needs the tenant)."""
 
@@ -12,7 +13,7 @@ import yaml
 
 from reconciler.config import load_desired
 
-from ..conftest import SHARED_CASES
+from ..conftest import ALL_CASE_FILES, case_id
 from .helpers import write_tree
 
 OFFLINE = {
@@ -27,7 +28,6 @@ OFFLINE = {
     "duration_too_short",
     "principal_ambiguous",
 }
-CASES = sorted(SHARED_CASES.glob("*.yaml"))
 
 
 def _case(path: Path) -> dict[str, Any]:
@@ -35,8 +35,7 @@ def _case(path: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.skipif(not CASES, reason=f"no shared cases at {SHARED_CASES}")
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+@pytest.mark.parametrize("path", ALL_CASE_FILES, ids=case_id)
 def test_case_desired_files_load_as_expected(path: Path, tmp_path: Path) -> None:
     case = _case(path)
     state, problems = load_desired(write_tree(tmp_path, case.get("desired") or {}))
