@@ -8,11 +8,10 @@ A new case file in either is tested without new code (format: shared/cases/READM
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import os
 
 import pytest
 import yaml
