@@ -54,11 +54,8 @@ class ChangeResult:
     def to_dict(self) -> dict[str, Any]:
         c = self.change
         return {
-            "outcome": str(self.outcome),
-            "message": self.message,
+            **_outcome_fields(self),
             "request_id": self.request_id,
-            "graph_code": self.graph_code,
-            "at": format_instant(self.at) if self.at else None,
             "action": str(c.action),
             "graph_action": str(c.graph_action),
             "group": c.group,
@@ -85,10 +82,7 @@ class PolicyResult:
     def to_dict(self) -> dict[str, Any]:
         c = self.change
         return {
-            "outcome": str(self.outcome),
-            "message": self.message,
-            "graph_code": self.graph_code,
-            "at": format_instant(self.at) if self.at else None,
+            **_outcome_fields(self),
             "policy_rule": c.rule,
             "group": c.group,
             "group_id": c.group_id,
@@ -97,6 +91,12 @@ class PolicyResult:
             "after": c.after,
             "loosens": c.loosens,
         }
+
+
+def _outcome_fields(result: ChangeResult | PolicyResult) -> dict[str, Any]:
+    return {"outcome": str(result.outcome), "message": result.message,
+            "graph_code": result.graph_code,
+            "at": format_instant(result.at) if result.at else None}
 
 
 @dataclass(frozen=True, slots=True)
