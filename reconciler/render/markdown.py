@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from reconciler.durations import format_shown_instant
-from reconciler.plan.changes import Action, Plan
-from reconciler.render.common import flags, lifetime_text
+from reconciler.plan.changes import Action, Plan, PolicyChange
+from reconciler.render.common import flags, lifetime_text, plural, policy_fields
 
 LIMIT = 60_000
+LOOSENS_MARK = "⚠️ loosens"
+_LISTED_LOOSENING = 10  # loosening rule changes named in the top-line warning
 COMMENT_MARKER = "<!-- pim-reconciler-plan -->"
 _FLAG_LABELS = {
     "owner": "🔑 owner",
@@ -30,8 +32,44 @@ def _cell(text: str) -> str:
             .replace("|", "\\|").replace("`", "'").replace("\n", " "))
 
 
+def _policy_table(changes: list[PolicyChange]) -> list[str]:
+    """The group's PIM settings changes: one row per rule field, `before` and `after`."""
+    lines = [
+        "**PIM settings**",
+        "",
+        "| | access | rule | field | before | after | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in changes:
+        why = c.reason + (f" ({c.file}:{c.line})" if c.file and c.line else "")
+        for i, (name, before, after) in enumerate(policy_fields(c)):
+            lines.append(
+                f"| {LOOSENS_MARK if c.loosens else ''} | {c.access} | `{_cell(c.rule)}` "
+                f"| {_cell(name)} | {_cell(before)} | {_cell(after)} "
+                f"| {_cell(why) if i == 0 else ''} |"
+            )
+    lines.append("")
+    return lines
+
+
+def _loosening_warning(plan: Plan) -> list[str]:
+    """A top-line warning naming the rule changes that loosen control; empty when none do."""
+    loosening = [c for c in plan.policy_changes if c.loosens]
+    if not loosening:
+        return []
+    named = ", ".join(f"{_cell(c.group)} {c.access} `{_cell(c.rule)}`"
+                      for c in loosening[:_LISTED_LOOSENING])
+    more = len(loosening) - _LISTED_LOOSENING
+    if more > 0:
+        named += f" and {more} more"
+    verb = "loosens" if len(loosening) == 1 else "loosen"
+    return [f"> ⚠️ **{plural(len(loosening), 'PIM settings change')} {verb} control:** {named} "
+            f"(marked {LOOSENS_MARK} below).", ""]
+
+
 def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
-    """A summary table, flags, per-group tables of changes, information and problems."""
+    """A summary table, flags, per-group tables of PIM settings changes and assignment
+    changes, information and problems."""
     now = plan.generated_at
     s = plan.summary()
     head = [COMMENT_MARKER, f"## {title}", ""]
@@ -39,18 +77,27 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
         "❌ **The plan has errors: apply will refuse it.**"
         if plan.errors
         else "✅ No changes."
-        if not plan.changes
+        if not plan.changes and not plan.policy_changes
         else "Changes below need review."
     )
-    head += [
-        verdict,
-        "",
-        "| create | renew | update | remove | deferred | errors | warnings |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {s['create']} | {s['renew']} | {s['update']} | {s['remove']} | {s['deferred']} "
-        f"| {s['errors']} | {s['warnings']} |",
-        "",
-    ]
+    head += [verdict, "", *_loosening_warning(plan)]
+    if s["policy"]:  # the columns appear only when there are policy changes
+        head += [
+            "| create | renew | update | remove | deferred | policy rules | loosening "
+            "| errors | warnings |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {s['create']} | {s['renew']} | {s['update']} | {s['remove']} | {s['deferred']} "
+            f"| {s['policy']} | {s['loosening']} | {s['errors']} | {s['warnings']} |",
+            "",
+        ]
+    else:
+        head += [
+            "| create | renew | update | remove | deferred | errors | warnings |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {s['create']} | {s['renew']} | {s['update']} | {s['remove']} | {s['deferred']} "
+            f"| {s['errors']} | {s['warnings']} |",
+            "",
+        ]
     flagged = defaultdict(int)
     for change in plan.changes:
         for flag in flags(change):
@@ -77,11 +124,18 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
     groups: dict[str, list] = defaultdict(list)
     for change in plan.changes:
         groups[change.group].append(change)
+    policies: dict[str, list[PolicyChange]] = defaultdict(list)
+    for rule_change in plan.policy_changes:
+        policies[rule_change.group].append(rule_change)
     infos: dict[str, list] = defaultdict(list)
     for item in plan.info:
         infos[item.group or "(tenant)"].append(item)
-    for name in sorted(set(groups) | set(infos), key=str.lower):
-        lines = [f"### {name}", ""]
+    for name in sorted(set(groups) | set(infos) | set(policies), key=str.lower):
+        lines = [f"### {_cell(name)}", ""]
+        if policies.get(name):
+            lines += _policy_table(policies[name])
+            if groups.get(name):
+                lines += ["**Assignments**", ""]
         if groups.get(name):
             lines += [
                 "| | action | kind | access | principal | lifetime | why | flags |",

@@ -8,9 +8,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.durations import format_shown_instant
-from reconciler.plan.changes import Action, Plan
+from reconciler.plan.changes import Action, Plan, PolicyChange
 from reconciler.problems import Problem, Severity
-from reconciler.render.common import SYMBOLS, lifetime_text, plural
+from reconciler.render.common import (
+    LOOSENS,
+    SYMBOLS,
+    lifetime_text,
+    plural,
+    policy_fields,
+    policy_summary,
+)
 
 _STYLE = {
     Action.CREATE: "green",
@@ -47,31 +54,65 @@ def summary_line(plan: Plan) -> str:
     text = "Plan: " + ", ".join(parts)
     if s["deferred"]:
         text += f" ({s['deferred']} deferred)"
+    if s["policy"]:
+        text += ", " + policy_summary(s["policy"], s["loosening"])
     return text + f"; {plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}"
 
 
+def print_policy_change(console: Console, change: PolicyChange) -> None:
+    """One line per changing field, `before -> after`, loosening changes tagged on every line,
+    then why (the rule change's reason)."""
+    tag = f"  [bold red]{LOOSENS} control[/]" if change.loosens else ""
+    for name, before, after in policy_fields(change):
+        console.print(
+            f"  [yellow]~ policy[/]  {change.access} {escape(change.rule)}  "
+            f"{escape(name)} {escape(before)} -> {escape(after)}{tag}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if change.reason:
+        console.print(f"      [dim]{escape(change.reason)}[/]", highlight=False, soft_wrap=True)
+
+
 def render_plan(plan: Plan, console: Console) -> None:
-    """Grouped by group; one line per change: symbol, action, kind, access, principal (type),
-    lifetime old -> new as absolute UTC with a relative hint, deferral time."""
+    """Grouped by group; the group's PIM settings changes first (one line per rule field,
+    `before -> after`, loosening ones tagged), then one line per assignment change: symbol,
+    action, kind, access, principal (type), lifetime old -> new as absolute UTC with a
+    relative hint, deferral time."""
     now = plan.generated_at
     by_group = defaultdict(list)
     for change in plan.changes:
         by_group[(change.group, change.group_id)].append(change)
+    policy_by_group: dict[str, list[PolicyChange]] = defaultdict(list)
+    policy_ids: dict[str, set[str]] = defaultdict(set)
+    for rule_change in plan.policy_changes:
+        policy_by_group[rule_change.group].append(rule_change)
+        policy_ids[rule_change.group].add(rule_change.group_id)
     info_by_group = defaultdict(list)
     for item in plan.info:
         info_by_group[item.group].append(item)
 
     console.print(f"[bold]{escape(summary_line(plan))}[/]", highlight=False)
+    loosening = plan.summary()["loosening"]
+    if loosening:
+        console.print(
+            f"[bold red]Warning: {plural(loosening, 'policy rule change')} "
+            f"{'loosens' if loosening == 1 else 'loosen'} control (marked {LOOSENS} below)[/]",
+            highlight=False,
+        )
     valid = f", valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     console.print(f"generated at {format_shown_instant(now)}{valid}", style="dim", highlight=False)
-    names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}, key=str.lower)
+    names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}
+                   | set(policy_by_group), key=str.lower)
     for name in names:
         console.print()
-        ids = {gid for g, gid in by_group if g == name}
+        ids = sorted({gid for g, gid in by_group if g == name} | policy_ids.get(name, set()))
         console.print(
             f"[bold]{escape(name)}[/]" + (f" [dim]({', '.join(ids)})[/]" if ids else ""),
             highlight=False,
         )
+        for rule_change in policy_by_group.get(name, []):
+            print_policy_change(console, rule_change)
         for (group, _gid), changes in sorted(by_group.items()):
             if group != name:
                 continue

@@ -3,6 +3,7 @@ size limit. Regenerate the golden files with UPDATE_GOLDEN=1 after an intended c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -54,6 +55,17 @@ def test_text_golden(tmp_path: Path, in_root: None) -> None:
 
 def test_markdown_golden(tmp_path: Path, in_root: None) -> None:
     _check_golden("example-plan.md", render_markdown(_example_plan(tmp_path)))
+
+
+def test_without_policy_changes_the_output_is_what_it_was(tmp_path: Path, in_root: None) -> None:
+    """The `-no-policy` golden files were rendered before PIM settings existed: a plan without
+    policy changes must still render byte for byte the same."""
+    plan = dataclasses.replace(_example_plan(tmp_path), policy_changes=())
+    with open(os.devnull, "w") as sink:
+        console = Console(record=True, width=160, color_system=None, file=sink)
+        render_plan(plan, console)
+    _check_golden("example-plan-no-policy.txt", console.export_text())
+    _check_golden("example-plan-no-policy.md", render_markdown(plan))
 
 
 def test_json_matches_schema_and_round_trips(tmp_path: Path, in_root: None) -> None:
