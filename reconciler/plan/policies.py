@@ -152,8 +152,7 @@ def _change(ctx: PlanContext, live_group: LiveGroup, declared: DesiredPolicy,
         before={k: field_to_json(current.get(k)) for k in sorted(changed)},
         after={k: field_to_json(v) for k, v in sorted(changed.items())},
         loosens=any(_loosens(k, current.get(k), v) for k, v in changed.items()),
-        reason=f"declared {fields} {'differs' if len(changed) == 1 else 'differ'} from the "
-        f"live {declared.access} policy"
+        reason=f"the live {declared.access} policy differs from the file in {fields}"
         + (f" (template {declared.template})" if declared.template else ""),
         names=names,
         file=rule.location.file,
