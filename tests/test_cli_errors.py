@@ -3,6 +3,7 @@ and never exit 2 (which means "changes" / "drift" to CI)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -53,6 +54,95 @@ def test_credential_without_its_settings_names_what_is_missing(
     run = run_cli("plan", EXAMPLES, "--credential", "client-secret")
     assert run.exit_code == 1
     assert run.stderr.startswith("error: ") and "AZURE_CLIENT_ID" in run.stderr
+    assert "AZURE_CLIENT_SECRET" in run.stderr  # every missing setting at once
+    assert len(run.stderr.splitlines()) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """client-secret settings whose sign-in endpoint refuses connections (no network)."""
+    monkeypatch.setenv("AZURE_AUTHORITY_HOST", f"https://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AZURE_TENANT_ID", "00000000-0000-0000-0000-0000000000e1")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-0000000000e2")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-a-secret")
+
+
+def _identity_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("azure.identity")]
+
+
+def test_auth_failure_is_one_line_naming_the_credential(
+        unreachable_login: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="azure")
+    run = run_cli("plan", EXAMPLES, "--credential", "client-secret")
+    assert run.exit_code == 1
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    line = run.stderr.strip()
+    assert line.startswith("error: authentication to Microsoft Graph failed with "
+                           "--credential client-secret (ClientSecretCredential): ")
+    assert "AZURE_CLIENT_SECRET" in line and "--verbose" in line
+    assert "Traceback" not in run.stderr + run.stdout
+    # azure-identity's own "get_token failed" warning (the second copy) is not emitted
+    assert not [m for m in _identity_records(caplog) if "failed" in m]
+
+
+def test_auth_failure_details_under_verbose(
+        unreachable_login: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="azure")
+    run = run_cli("--verbose", "plan", EXAMPLES, "--credential", "client-secret")
+    assert run.exit_code == 1
+    first, *details = run.stderr.splitlines()
+    assert first.startswith("error: authentication to Microsoft Graph failed with "
+                            "--credential client-secret")
+    assert details[0] == "details:" and "127.0.0.1" in "\n".join(details)
+    assert any("ClientSecretCredential.get_token failed" in m
+               for m in _identity_records(caplog))
+    assert "Traceback" not in run.stderr
+
+
+def test_default_credential_failure_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """DefaultAzureCredential logs its whole multi-line chain report as a warning and raises
+    it again: one line remains, the chain report only under --verbose."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import aio
+
+    report = ("DefaultAzureCredential failed to retrieve a token from the included "
+              "credentials.\nAttempted credentials:\n\tEnvironmentCredential: "
+              "Environment variables are not fully configured.\n\tAzureCliCredential: "
+              "Azure CLI not found on path")
+
+    class DefaultAzureCredential:  # fails as the real one does where nothing is set up
+        async def get_token(self, *_scopes: str, **_kwargs: object) -> None:
+            logging.getLogger("azure.identity.aio._credentials.chained").warning(report)
+            raise ClientAuthenticationError(message=report)
+
+        async def close(self) -> None:
+            return None
+
+    monkeypatch.setattr(aio, "DefaultAzureCredential", DefaultAzureCredential)
+    caplog.set_level(logging.DEBUG, logger="azure")
+    run = run_cli("plan", EXAMPLES)
+    assert run.exit_code == 1
+    assert run.stderr.splitlines() == [
+        "error: authentication to Microsoft Graph failed with --credential default "
+        "(DefaultAzureCredential): none of the credentials it tries got a token; set "
+        "AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, sign in with `az login`, "
+        "choose another --credential, or try the tool without a tenant with --emulator FILE "
+        "(details: --verbose)"]
+    assert not _identity_records(caplog)
+
+    run = run_cli("--verbose", "plan", EXAMPLES)
+    assert run.exit_code == 1
+    assert "AzureCliCredential: Azure CLI not found on path" in run.stderr
+    records = _identity_records(caplog)
+    assert records and set(records) == {report}  # one per token request
 
 
 def test_malformed_tenant_file_is_one_line(tmp_path: Path) -> None:

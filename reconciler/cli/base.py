@@ -33,8 +33,9 @@ EXIT_OK, EXIT_ERROR = 0, 1  # plan/drift 2 and apply 3 come from Plan / report e
 class Context:
     """Global options shared by every command."""
 
-    def __init__(self, now: datetime | None = None) -> None:
+    def __init__(self, now: datetime | None = None, verbose: bool = False) -> None:
         self.now = now
+        self.verbose = verbose
 
     def clock(self) -> Clock:
         return FixedClock(self.now) if self.now else SystemClock()
@@ -98,10 +99,12 @@ def now_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pim-reconciler")
 @now_option
+@click.option("--verbose", is_flag=True,
+              help="On an authentication failure, also show azure-identity's details.")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Declarative GitOps reconciler for Microsoft Entra ID PIM for Groups."""
-    ctx.ensure_object(Context)
+    ctx.ensure_object(Context).verbose = verbose
 
 
 def stdout() -> Console:
@@ -232,13 +235,21 @@ def make_target(
 
 
 def run_graph(coro: Any) -> Any:
-    """Run an async Graph operation; Graph failures become a one-line error and exit 1."""
+    """Run an async Graph operation; Graph failures become a one-line error and exit 1.
+
+    A failed sign-in is one line naming the credential tried and what to set; with the
+    global `--verbose`, azure-identity's own log lines and full message follow it.
+    """
     from azure.core.exceptions import AzureError
 
-    from reconciler.graph.auth import CredentialConfigError
+    from reconciler.graph.auth import AuthenticationFailed, CredentialConfigError, identity_logging
     from reconciler.graph.errors import GraphError
     from reconciler.targets import TargetError
 
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_object(Context) if ctx is not None else None
+    verbose = bool(obj and obj.verbose)
+    identity_logging(verbose)
     try:
         return asyncio.run(coro)
     except GraphError as exc:
@@ -247,11 +258,18 @@ def run_graph(coro: Any) -> Any:
     except (TargetError, CredentialConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    except AzureError as exc:  # azure-identity could not get a token
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        click.echo(f"error: authentication to Microsoft Graph failed: {first}\n"
-                   "hint: choose --credential, or use --emulator FILE to try the tool "
-                   "without a tenant", err=True)
+    except AuthenticationFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        if verbose:
+            click.echo("details:\n" + "\n".join(f"  {line}" for line in exc.details.splitlines()),
+                       err=True)
+        sys.exit(EXIT_ERROR)
+    except AzureError as exc:  # azure-identity failed outside a token request
+        text = str(exc).strip() or type(exc).__name__
+        click.echo(f"error: authentication to Microsoft Graph failed: {text.splitlines()[0]} "
+                   "(details: --verbose)", err=True)
+        if verbose:
+            click.echo(text, err=True)
         sys.exit(EXIT_ERROR)
 
 

@@ -292,10 +292,11 @@ def test_credentials_are_built_from_the_environment() -> None:
            "AZURE_FEDERATED_TOKEN_FILE": "/var/run/token", "AZURE_TENANT_ID": "env-tenant",
            "ACTIONS_ID_TOKEN_REQUEST_URL": "https://gh.test/t",
            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "x"}
-    assert isinstance(build_credential("client-secret", "tid", env), aio.ClientSecretCredential)
-    assert isinstance(build_credential("workload-identity", None, env),
+    assert isinstance(build_credential("client-secret", "tid", env).inner,
+                      aio.ClientSecretCredential)
+    assert isinstance(build_credential("workload-identity", None, env).inner,
                       aio.WorkloadIdentityCredential)
-    assert isinstance(build_credential("github-oidc", "tid", env),
+    assert isinstance(build_credential("github-oidc", "tid", env).inner,
                       aio.ClientAssertionCredential)
     with pytest.raises(CredentialConfigError, match="AZURE_CLIENT_SECRET"):
         build_credential("client-secret", "tid", {"AZURE_CLIENT_ID": "cid"})
