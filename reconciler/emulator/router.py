@@ -76,8 +76,6 @@ def _route(tenant: Tenant, call: Call) -> Answer:
     raise GraphError(400, "BadRequest", f"Resource not found for the segment '{path.strip('/')}'.")
 
 
-
-
 def _batch(tenant: Tenant, call: Call) -> Answer:
     if call.batch_item:
         raise bad_request("A batch request cannot contain another batch request.")
