@@ -18,6 +18,7 @@ class Severity(StrEnum):
 
 class Code(StrEnum):
     YAML_SYNTAX = "yaml_syntax"
+    PATH_OUTSIDE_DIRECTORY = "path_outside_directory"
     DUPLICATE_KEY = "duplicate_key"
     SCHEMA = "schema"
     DUPLICATE_GROUP = "duplicate_group"

@@ -28,17 +28,40 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def find_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the YAML files below `root`, sorted; hidden entries skipped."""
+    """Relative POSIX paths of the YAML files below `root`, sorted; hidden entries skipped.
+
+    Symbolic links to directories are not descended; the ones that lead out of `root` are
+    listed too, so that the loader refuses them by name (`escapes`) rather than skip them
+    unseen.
+    """
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_dir = os.path.relpath(dirpath, root)
-        for name in filenames:
-            if name.startswith(".") or not name.lower().endswith(YAML_SUFFIXES):
-                continue
+        linked_out = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))
+                      and escapes(root, os.path.join(rel_dir, d)) is not None]
+        yaml_files = [n for n in filenames
+                      if not n.startswith(".") and n.lower().endswith(YAML_SUFFIXES)]
+        for name in yaml_files + linked_out:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             found.append(rel.replace(os.sep, "/"))
     return sorted(found)
+
+
+def escapes(root: Path, rel: str) -> str | None:
+    """Why `rel` (a path below `root`) may not be read, or None: it resolves (through
+    symbolic links or `..`) to a place outside `root`, or cannot be resolved at all. A link
+    to another file inside `root` is fine. Nothing is opened."""
+    try:
+        inside = (root / rel).resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return "it cannot be resolved (a loop of symbolic links)"
+    if inside:
+        return None
+    link = root / rel
+    how = (f"is a symbolic link to {os.readlink(link)}" if link.is_symlink()
+           else "leads through a symbolic link or '..'")
+    return f"{how}, outside {root}"
 
 
 def _display(root: str, rel: str) -> str:
@@ -83,7 +106,8 @@ def load_desired(
     and the `group` / `principal` as written. Never raises for file contents; codes used:
     yaml_syntax, duplicate_key, schema, duplicate_group, duplicate_assignment,
     lifetime_missing, lifetime_conflict, duration_unit_unsupported, duration_too_short,
-    principal_ambiguous, and empty_desired_set (root missing: error; no group files: warning).
+    principal_ambiguous, path_outside_directory (a path resolving outside `root`: refused
+    unread), and empty_desired_set (root missing: error; no group files: warning).
     `DesiredState.digest` is the SHA-256 over (relative path, bytes) of every file read.
     """
     root_text = str(root)
@@ -109,6 +133,12 @@ def load_desired(
     for rel in ordered:
         report = FileReport(_display(root_text, rel))
         reports.append(report)
+        refused = escapes(base, rel)
+        if refused is not None:  # refused unread (a PR's files are untrusted input)
+            report.add(Code.PATH_OUTSIDE_DIRECTORY,
+                       f"{rel} {refused}: refused, not read (the files under review are read "
+                       "only from inside the directory)")
+            continue
         try:
             raw = read_bounded(base / rel)
         except YamlError as exc:
