@@ -17,8 +17,8 @@ from reconciler.apply.executor import (
     AuditLog,
     ChangeResult,
     execute,
-    stale_reason,
 )
+from reconciler.apply.saved import stale_reason
 from reconciler.clock import FixedClock
 from reconciler.desired.model import DesiredState
 from reconciler.pipeline import clock_for, make_plan

@@ -9,7 +9,6 @@ in sorted order of their relative POSIX path, so output is deterministic.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 from pathlib import Path
@@ -20,7 +19,14 @@ from reconciler.config.report import FileReport
 from reconciler.config.schema import GROUP_SCHEMA, SETTINGS_SCHEMA, check_schema
 from reconciler.config.settings import read_settings
 from reconciler.config.yamlsafe import YamlDocument, YamlError, load_yaml_bytes, read_bounded
-from reconciler.desired.model import DesiredGroup, DesiredState, Kind, Location, Settings
+from reconciler.desired.model import (
+    DesiredGroup,
+    DesiredState,
+    FilesDigest,
+    Kind,
+    Location,
+    Settings,
+)
 from reconciler.problems import Code, Problem, Severity, error
 
 SETTINGS_FILE = "pim-reconciler.yaml"
@@ -108,7 +114,7 @@ def load_desired(
     lifetime_missing, lifetime_conflict, duration_unit_unsupported, duration_too_short,
     principal_ambiguous, path_outside_directory (a path resolving outside `root`: refused
     unread), and empty_desired_set (root missing: error; no group files: warning).
-    `DesiredState.digest` is the SHA-256 over (relative path, bytes) of every file read.
+    `DesiredState.digest` is the `FilesDigest` of every file read (path and bytes).
     """
     root_text = str(root)
     base = Path(root)
@@ -215,11 +221,7 @@ def load_desired(
     return state, problems
 
 
-def digest_files(files: list[tuple[str, bytes]]) -> str:
-    """SHA-256 (hex) over (relative path, bytes) pairs in sorted path order, each part
-    length-prefixed so no two different sets of files give the same stream."""
-    digest = hashlib.sha256()
-    for rel, raw in sorted(files):
-        name = rel.encode("utf-8")
-        digest.update(len(name).to_bytes(4, "big") + name + len(raw).to_bytes(8, "big") + raw)
-    return digest.hexdigest()
+def digest_files(files: list[tuple[str, bytes]]) -> FilesDigest:
+    """The `FilesDigest` of (relative path, bytes) pairs: a SHA-256 per file, and one over
+    them all, so no two different sets of files give the same digest."""
+    return FilesDigest.of_bytes(files)

@@ -6,7 +6,8 @@ All datetimes are aware UTC; durations are `timedelta` with their ISO 8601 text 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -209,10 +210,39 @@ class Settings:
     policy_templates: Mapping[str, PolicyTemplate] = field(default_factory=dict)
 
 
+class FilesDigest(str):
+    """Hex SHA-256 over every file's relative path and the SHA-256 of its bytes (sorted by
+    path, each part length-prefixed), carrying `files` (relative path -> SHA-256 of its
+    bytes) so that a saved plan can say which files changed. Compares as its text."""
+
+    files: dict[str, str]
+
+    def __new__(cls, files: Mapping[str, str]) -> FilesDigest:
+        digest = hashlib.sha256()
+        for rel, sha in sorted(files.items()):
+            for part in (rel.encode("utf-8"), sha.encode("ascii")):
+                digest.update(len(part).to_bytes(4, "big") + part)
+        obj = super().__new__(cls, digest.hexdigest())
+        obj.files = dict(sorted(files.items()))
+        return obj
+
+    @classmethod
+    def of_bytes(cls, files: Iterable[tuple[str, bytes]]) -> FilesDigest:
+        return cls({rel: hashlib.sha256(raw).hexdigest() for rel, raw in files})
+
+    def changed(self, other: Mapping[str, str]) -> list[str]:
+        """`path added|removed|changed` for each file that differs from `other` (the files
+        of an earlier digest) to these."""
+        out = [f"{rel} {'added' if rel not in other else 'changed'}"
+               for rel, sha in self.files.items() if other.get(rel) != sha]
+        out += [f"{rel} removed" for rel in other if rel not in self.files]
+        return sorted(out)
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredState:
-    """Everything under one desired-state directory. `digest` is a SHA-256 over the files'
-    relative paths and bytes: it binds a saved plan to the files it was made from."""
+    """Everything under one desired-state directory. `digest` (a `FilesDigest`) binds a saved
+    plan to the files it was made from."""
 
     root: str
     settings: Settings

@@ -54,6 +54,7 @@ class GraphBackend:
     ) -> None:
         self._http = http
         self._known: dict[str, DirectoryObject] = {}  # principals resolved so far, by id
+        self._group_names: dict[str, str] = {}  # groups resolved so far: id -> display name
         self.clock = clock
         self.tenant = tenant
         self._credential = credential
@@ -87,13 +88,17 @@ class GraphBackend:
         for objects in resolution.principals.values():
             for obj in objects:
                 self._known[obj.id] = obj
+        for matches in resolution.groups.values():
+            for live_group in matches:
+                self._group_names[live_group.id] = live_group.display_name
         return resolution
 
     async def read(self, group_ids: Sequence[str]) -> LiveState:
         """See `reconciler.graph.reader.Reader.read`. Principals this backend already
-        resolved are named from that answer instead of another `getByIds` lookup. Raises
-        `ReadIncompleteError`."""
-        return await self._reader.read(group_ids, known=self._known)
+        resolved are named from that answer instead of another `getByIds` lookup, and the
+        groups it resolved by their display names. Raises `ReadIncompleteError`."""
+        return await self._reader.read(group_ids, known=self._known,
+                                       group_names=self._group_names)
 
     async def submit(self, change: Change) -> WriteResult:
         """See `reconciler.graph.writer.Writer.submit`. Graph errors land in the result."""

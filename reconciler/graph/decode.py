@@ -8,16 +8,13 @@ Shapes from graph-pim-reference.md: schedules section 2.4 (`scheduleInfo.expirat
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from reconciler.desired.model import Access, Kind, PrincipalType
-from reconciler.desired.policy import field_to_json
-from reconciler.durations import DurationError, format_instant, parse_duration, parse_instant
+from reconciler.durations import DurationError, parse_duration, parse_instant
 from reconciler.graph.policy_rules import rule_fields
 from reconciler.live.model import (
     AssignmentType,
@@ -169,24 +166,3 @@ def group(obj: Mapping[str, Any]) -> LiveGroup:
         on_premises_sync_enabled=bool(obj.get("onPremisesSyncEnabled")),
         is_assignable_to_role=bool(obj.get("isAssignableToRole")),
     )
-
-
-def fingerprint(rows: Iterable[LiveSchedule], policies: Iterable[GroupPolicy] = ()) -> str:
-    """SHA-256 (hex) over the normalised rows and the managed fields of every policy rule,
-    order-independent (a saved plan is refused when either moved)."""
-
-    def when(dt: datetime | None) -> str | None:
-        return format_instant(dt) if dt else None
-
-    norm = sorted(
-        [r.id, r.group_id, str(r.access), str(r.kind), r.principal_id, when(r.start),
-         when(r.end), str(r.member_type), str(r.assignment_type), r.status]
-        for r in rows
-    )
-    rules = sorted(
-        [p.group_id, str(p.access), rule_id,
-         {k: field_to_json(v) for k, v in sorted(fields.items())}]
-        for p in policies for rule_id, fields in p.settings.items()
-    )
-    payload = [norm, rules] if rules else norm  # no policies read: the fingerprint of old
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

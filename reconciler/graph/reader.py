@@ -17,6 +17,7 @@ from reconciler.graph import decode
 from reconciler.graph.batch import Batcher, Listing, SubRequest
 from reconciler.graph.errors import ReadIncompleteError
 from reconciler.graph.urls import Urls
+from reconciler.live import snapshot
 from reconciler.live.model import DirectoryObject, GroupPolicy, LiveSchedule, LiveState
 
 GET_BY_IDS_MAX = 1000  # directoryObjects/getByIds takes up to 1,000 ids per call
@@ -39,10 +40,12 @@ class Reader:
         self._urls = urls
 
     async def read(self, group_ids: Sequence[str],
-                   known: Mapping[str, DirectoryObject] | None = None) -> LiveState:
+                   known: Mapping[str, DirectoryObject] | None = None,
+                   group_names: Mapping[str, str] | None = None) -> LiveState:
         """Read schedules and policies of `group_ids`, then name the principals on the rows.
         `known` (id -> object, e.g. from resolving the desired files just before) names
-        principals without another lookup; only the others go to `getByIds`."""
+        principals without another lookup; only the others go to `getByIds`. `group_names`
+        (id -> display name) name the groups in the state's snapshot (`live.snapshot`)."""
         gids = list(dict.fromkeys(group_ids))
         requests: list[SubRequest] = []
         for n, gid in enumerate(gids):
@@ -81,7 +84,10 @@ class Reader:
             schedules=tuple(schedules),
             policies=policies,
             principals=principals,
-            fingerprint=decode.fingerprint(schedules, policies.values()),
+            fingerprint=snapshot.take(
+                schedules, policies.values(),
+                {**{i: o.name for i, o in principals.items()},
+                 **{g: n for g, n in (group_names or {}).items() if g in gids}}),
         )
 
     async def principals(self, ids: set[str]) -> dict[str, DirectoryObject]:

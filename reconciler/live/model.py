@@ -157,8 +157,9 @@ class LiveState:
 
     `schedules` holds every row read for those groups, managed or not. `policies` is keyed by
     (group id, access). `principals` names every principal id seen in `schedules` that could be
-    looked up (for display). `fingerprint` is a SHA-256 over the rows read, so a saved plan can
-    tell that live state moved since it was made.
+    looked up (for display). `fingerprint` is a SHA-256 over the rows and policy rules read, so
+    a saved plan can tell that live state moved since it was made; as read from Graph it is a
+    `reconciler.live.snapshot.Fingerprint`, carrying the snapshot that says what moved.
     """
 
     schedules: tuple[LiveSchedule, ...]

@@ -3,7 +3,8 @@
 A `Plan` sorts its changes once, on construction, so every renderer and `apply` see the same
 order: creates and renewals, then updates, then removals; within each by group, access, kind,
 principal. Its `checksum` covers the changes only; `live_fingerprint` and `desired_digest` bind
-it to the live state and files it was made from.
+it to the live state and files it was made from, and `live_snapshot` (the state the fingerprint
+digests, `reconciler.live.snapshot`) lets a stale saved plan say what moved since.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from reconciler.desired.model import Access, Kind, PrincipalType
+from reconciler.desired.model import Access, FilesDigest, Kind, PrincipalType
 from reconciler.durations import format_instant, parse_instant
+from reconciler.live.snapshot import Fingerprint, consistent
 from reconciler.problems import Code, Problem, Severity
 
 PLAN_FORMAT_VERSION = 1
@@ -265,6 +267,8 @@ class Plan:
             "problems": [p.to_dict() for p in self.problems],
             "info": [i.to_dict() for i in self.info],
             "removal_counts": dict(self.removal_counts),
+            "live_snapshot": getattr(self.live_fingerprint, "snapshot", None),
+            "desired_files": getattr(self.desired_digest, "files", None),
         }
 
     @classmethod
@@ -280,12 +284,24 @@ class Plan:
             info=tuple(Info(**i) for i in data["info"]),
             generated_at=parse_instant(data["generated_at"]),
             valid_until=parse_instant(data["valid_until"]) if data.get("valid_until") else None,
-            live_fingerprint=data["live_fingerprint"],
-            desired_digest=data["desired_digest"],
+            live_fingerprint=Fingerprint(
+                data["live_fingerprint"],
+                data.get("live_snapshot")
+                if consistent(data["live_fingerprint"], data.get("live_snapshot")) else None),
+            desired_digest=_files_digest(data["desired_digest"], data.get("desired_files")),
             removal_counts=dict(data.get("removal_counts") or {}),
             policy_changes=tuple(PolicyChange.from_dict(p)
                                  for p in data.get("policy_changes") or []),
         )
+
+
+def _files_digest(digest: str, files: Any) -> str:
+    """The saved desired digest, with its per-file digests when they are what it digests."""
+    if isinstance(files, dict) and all(isinstance(v, str) for v in files.values()):
+        rebuilt = FilesDigest({str(k): v for k, v in files.items()})
+        if rebuilt == digest:
+            return rebuilt
+    return digest
 
 
 class PlanFileError(ValueError):
@@ -316,4 +332,11 @@ def load_plan_file(path: str) -> Plan:
     if plan.checksum != data["checksum"]:
         raise PlanFileError(f"{path} was edited after it was made (its checksum does not match "
                             "its changes); plan again")
+    if data.get("live_snapshot") is not None and not consistent(data["live_fingerprint"],
+                                                                data["live_snapshot"]):
+        raise PlanFileError(f"{path} was edited after it was made (its live snapshot does not "
+                            "match its live fingerprint); plan again")
+    if data.get("desired_files") is not None and not hasattr(plan.desired_digest, "files"):
+        raise PlanFileError(f"{path} was edited after it was made (its desired files do not "
+                            "match its desired digest); plan again")
     return plan
