@@ -60,8 +60,9 @@ def drift_command(obj: Context, directory: str, emulator_file: str | None,
                   expiring_within: timedelta) -> None:
     """Report how live PIM state departs from DIRECTORY (read-only).
 
-    Classes: out of band, missing, lifetime changed, renewal due, pending deferrals (drift);
-    expiring soon and information (reported, not drift).
+    Classes: out of band, missing, lifetime changed, renewal due, pending deferrals, policy
+    changed (managed PIM settings fields that differ; drift); expiring soon and information
+    (reported, not drift).
     Exit 0: no drift; 2: drift; 1: error.
     """
     state, problems = load_or_exit(directory, fmt)

@@ -4,7 +4,8 @@ Pure: no I/O, no clock reads (`now` is a parameter). Input is what `plan` alread
 desired state, the resolution and the live state) plus the `Plan` made from them; the report
 never disagrees with the plan, it only sorts it for a reader.
 
-Classes (each plan change appears in exactly one of the first five):
+Classes (each plan change appears in exactly one of the first five; each plan policy change
+in `policy_changed`):
 
 - `out_of_band`: admin-made direct assignments nobody declared, in the managed sections of
   authoritative groups: the plan's removals. An additive group's file says undeclared rows
@@ -15,6 +16,11 @@ Classes (each plan change appears in exactly one of the first five):
 - `renewal_due`: rolling (`duration`) entries inside the renewal window: the plan's renewals;
 - `pending_deferrals`: changes PIM's five-minute rule holds back (`not_before` set), whatever
   their action (a deferred removal is listed here, not under `out_of_band`);
+- `policy_changed`: managed policy fields (those the files declare) whose live value differs:
+  the plan's policy changes, one per (group, access, rule id), `live` -> `declared` field by
+  field; `live_looser` when the live value is weaker than the file (someone relaxed control by
+  hand: the change that would restore the file tightens). Fields the files do not declare
+  are never drift (format.md "Only what is written is managed");
 - `expiring_soon`: managed live rows (direct, admin-made, in a managed section, not lapsed,
   not removed by the plan) whose end *once the plan is applied* falls within the window: the
   declared `until` where the plan updates to it, the live end where the plan leaves the row
@@ -24,8 +30,8 @@ Classes (each plan change appears in exactly one of the first five):
   additive group's undeclared rows, next renewal lengths, withheld removals).
 
 Exit code (format.md "Exit codes"): 1 when the plan has errors; 2 when any of out_of_band,
-missing, lifetime_changed, renewal_due or pending_deferrals is non-empty; 0 otherwise
-(expiring_soon and information alone exit 0). The safety guards (`too_many_removals`,
+missing, lifetime_changed, renewal_due, pending_deferrals or policy_changed is non-empty; 0
+otherwise (expiring_soon and information alone exit 0). The safety guards (`too_many_removals`,
 `empty_desired_set`) stop `apply`, not a read-only report: in a drift report they are
 warnings, and many out-of-band assignments are drift (2), not an error.
 """
@@ -45,9 +51,11 @@ from reconciler.desired.model import (
     Location,
     PrincipalType,
 )
+from reconciler.desired.policy import field_from_json
 from reconciler.durations import format_duration, format_instant, relative
 from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
-from reconciler.plan.changes import Action, Change, Info, Plan, json_fields
+from reconciler.plan.changes import Action, Change, Info, Plan, PolicyChange, json_fields
+from reconciler.plan.policies import loosens
 from reconciler.problems import Problem, Severity
 
 DRIFT_FORMAT_VERSION = 1
@@ -60,6 +68,7 @@ class DriftClass(StrEnum):
     LIFETIME_CHANGED = "lifetime_changed"
     RENEWAL_DUE = "renewal_due"
     PENDING_DEFERRALS = "pending_deferrals"
+    POLICY_CHANGED = "policy_changed"
     EXPIRING_SOON = "expiring_soon"
 
 
@@ -69,6 +78,7 @@ DRIFT_CLASSES = (
     DriftClass.LIFETIME_CHANGED,
     DriftClass.RENEWAL_DUE,
     DriftClass.PENDING_DEFERRALS,
+    DriftClass.POLICY_CHANGED,
 )
 """The classes that make the exit code 2; `expiring_soon` is reported but is not drift."""
 
@@ -118,6 +128,55 @@ class DriftItem:
         return json_fields(self)
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyDriftItem:
+    """One rule of a group's role management policy whose managed fields differ from the files.
+
+    `live` / `declared` hold the differing fields only, in the plan's JSON form
+    (`reconciler.desired.policy.field_to_json`: durations ISO 8601, sets as sorted lists,
+    approvers `{"type", "id"}`); `names` gives approver display names by id. `live_looser` is
+    True when a live value is weaker than the declared one (format.md's loosening, seen from
+    the file). `file`/`line` locate the declaration.
+    """
+
+    group_id: str
+    group: str
+    access: Access
+    rule: str
+    live: dict[str, Any]
+    declared: dict[str, Any]
+    live_looser: bool
+    detail: str
+    names: dict[str, str]
+    file: str | None = None
+    line: int | None = None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        return self.source.sort_key()
+
+    @property
+    def source(self) -> PolicyChange:
+        """The plan's policy change that would restore the file (live -> declared)."""
+        return PolicyChange(self.group_id, self.group, self.access, self.rule, self.live,
+                            self.declared, loosens=False, reason=self.detail,
+                            names=self.names, file=self.file, line=self.line)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_fields(self)
+
+    @classmethod
+    def from_change(cls, change: PolicyChange) -> PolicyDriftItem:
+        """The drift item of a plan's policy change (its `before` is live, `after` declared)."""
+        live_looser = any(
+            loosens(name, field_from_json(name, change.after.get(name)),
+                    field_from_json(name, change.before.get(name)))
+            for name in change.after
+        )
+        return cls(change.group_id, change.group, change.access, change.rule,
+                   dict(change.before), dict(change.after), live_looser, change.reason,
+                   dict(change.names), change.file, change.line)
+
+
 @dataclass(frozen=True)
 class DriftReport:
     """A drift report at `generated_at` (UTC) with an `expiring_within` window.
@@ -132,13 +191,14 @@ class DriftReport:
     lifetime_changed: tuple[DriftItem, ...]
     renewal_due: tuple[DriftItem, ...]
     pending_deferrals: tuple[DriftItem, ...]
+    policy_changed: tuple[PolicyDriftItem, ...]
     expiring_soon: tuple[DriftItem, ...]
     information: tuple[Info, ...]
     problems: tuple[Problem, ...]
     live_fingerprint: str = ""
     desired_digest: str = ""
 
-    def items(self, cls: DriftClass) -> tuple[DriftItem, ...]:
+    def items(self, cls: DriftClass) -> tuple[DriftItem, ...] | tuple[PolicyDriftItem, ...]:
         return getattr(self, str(cls))
 
     @property
@@ -193,7 +253,9 @@ def classify(
 
     Never raises for bad input: a plan with errors gives a report whose `exit_code()` is 1.
     """
-    buckets: dict[DriftClass, list[DriftItem]] = {c: [] for c in DriftClass}
+    buckets: dict[DriftClass, list[Any]] = {c: [] for c in DriftClass}
+    buckets[DriftClass.POLICY_CHANGED] = [PolicyDriftItem.from_change(c)
+                                          for c in plan.policy_changes]
     by_action = {
         Action.REMOVE: DriftClass.OUT_OF_BAND,
         Action.CREATE: DriftClass.MISSING,
@@ -227,7 +289,8 @@ def classify(
     return DriftReport(
         generated_at=now,
         expiring_within=expiring_within,
-        **{str(c): tuple(sorted(items, key=DriftItem.sort_key)) for c, items in buckets.items()},
+        **{str(c): tuple(sorted(items, key=lambda i: i.sort_key()))
+           for c, items in buckets.items()},
         information=plan.info,
         problems=problems,
         live_fingerprint=plan.live_fingerprint,
@@ -341,4 +404,5 @@ def _expiring(
     )
 
 
-__all__ = ["DRIFT_CLASSES", "DriftClass", "DriftItem", "DriftReport", "classify"]
+__all__ = ["DRIFT_CLASSES", "DriftClass", "DriftItem", "DriftReport", "PolicyDriftItem",
+           "classify"]

@@ -151,7 +151,7 @@ def _change(ctx: PlanContext, live_group: LiveGroup, declared: DesiredPolicy,
         rule=rule.rule,
         before={k: field_to_json(current.get(k)) for k in sorted(changed)},
         after={k: field_to_json(v) for k, v in sorted(changed.items())},
-        loosens=any(_loosens(k, current.get(k), v) for k, v in changed.items()),
+        loosens=any(loosens(k, current.get(k), v) for k, v in changed.items()),
         reason=f"the live {declared.access} policy differs from the file in {fields}"
         + (f" (template {declared.template})" if declared.template else ""),
         names=names,
@@ -168,8 +168,10 @@ def _approver_name(ctx: PlanContext, approver: Approver) -> str:
     return principal_name(ctx, approver.id)
 
 
-def _loosens(name: str, before: FieldValue, after: FieldValue) -> bool:
-    """True when going from `before` to `after` weakens control (format.md)."""
+def loosens(name: str, before: FieldValue, after: FieldValue) -> bool:
+    """True when field `name` going from `before` to `after` (normalised values of
+    `reconciler.desired.policy`) weakens control (format.md: permanence allowed, a longer or
+    no maximum, a requirement, approval, a recipient or a notification removed)."""
     if name == "permanent":
         return bool(after) and not before
     if name == "max_duration":

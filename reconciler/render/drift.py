@@ -9,8 +9,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.durations import format_duration, format_shown_instant
-from reconciler.plan.drift import DRIFT_CLASSES, DriftClass, DriftItem, DriftReport
-from reconciler.render.common import end_text
+from reconciler.plan.drift import (
+    DRIFT_CLASSES,
+    DriftClass,
+    DriftItem,
+    DriftReport,
+    PolicyDriftItem,
+)
+from reconciler.render.common import end_text, policy_fields
 from reconciler.render.text import print_problems
 
 ISSUE_MARKER = "<!-- pim-reconciler-drift -->"
@@ -26,6 +32,7 @@ TITLES = {
     DriftClass.LIFETIME_CHANGED: "Lifetime changed",
     DriftClass.RENEWAL_DUE: "Renewal due",
     DriftClass.PENDING_DEFERRALS: "Pending deferrals (PIM's five-minute rule)",
+    DriftClass.POLICY_CHANGED: "Policy changed (PIM settings differ from the files)",
     DriftClass.EXPIRING_SOON: "Expiring soon (not drift)",
 }
 _STYLE = {
@@ -34,6 +41,7 @@ _STYLE = {
     DriftClass.LIFETIME_CHANGED: "yellow",
     DriftClass.RENEWAL_DUE: "cyan",
     DriftClass.PENDING_DEFERRALS: "magenta",
+    DriftClass.POLICY_CHANGED: "yellow",
     DriftClass.EXPIRING_SOON: "blue",
 }
 
@@ -65,6 +73,21 @@ def lifetimes(item: DriftItem, report: DriftReport) -> str:
     return f"{live} -> {after}"
 
 
+LIVE_LOOSER = "LIVE IS LOOSER"
+"""Tag of a policy drift item whose live value is weaker than the file."""
+
+
+def _print_policy_item(console: Console, item: PolicyDriftItem) -> None:
+    tag = f"  [bold red]{LIVE_LOOSER}[/]" if item.live_looser else ""
+    console.print(f"  {escape(item.group)}  {item.access:<6} {escape(item.rule)}{tag}",
+                  highlight=False, soft_wrap=True)
+    for name, live, declared in policy_fields(item.source):
+        console.print(f"      {escape(name)}: live {escape(live)} -> declared {escape(declared)}",
+                      highlight=False, soft_wrap=True)
+    console.print(f"      [dim]{escape(item.detail)}  planned: update rule[/]", highlight=False,
+                  soft_wrap=True)
+
+
 def _planned(item: DriftItem) -> str:
     text = str(item.action) if item.action else "none"
     if item.not_before:
@@ -93,6 +116,10 @@ def render_drift_text(report: DriftReport, console: Console) -> None:
         console.print(
             f"[bold {_STYLE[cls]}]{escape(TITLES[cls])}[/] ({len(items)})", highlight=False
         )
+        if cls is DriftClass.POLICY_CHANGED:
+            for policy_item in report.policy_changed:
+                _print_policy_item(console, policy_item)
+            continue
         for item in items:
             console.print(
                 f"  {escape(item.group)}  {item.kind:<8} {item.access:<6} "
@@ -168,6 +195,9 @@ def render_drift_markdown(report: DriftReport, *, title: str = "PIM drift report
         items = report.items(cls)
         if not items:
             continue
+        if cls is DriftClass.POLICY_CHANGED:
+            sections.append(_policy_section(report.policy_changed))
+            continue
         sections.append(
             (
                 [
@@ -221,6 +251,27 @@ def render_drift_markdown(report: DriftReport, *, title: str = "PIM drift report
             "GitHub's size limit. Run `drift --format json` for everything.\n"
         )
     return out
+
+
+def _policy_section(items: tuple[PolicyDriftItem, ...]) -> tuple[list[str], list[str]]:
+    """One row per differing field; the first row of a rule names it (⚠️ when live is
+    looser than the file)."""
+    rows = []
+    for item in items:
+        for n, (name, live, declared) in enumerate(policy_fields(item.source)):
+            if n == 0:
+                tag = " ⚠️ live is looser" if item.live_looser else ""
+                head = (f"| {_cell(item.group)} | {item.access} | `{item.rule}`{tag} ")
+            else:
+                head = "| | | "
+            rows.append(f"{head}| {name} | {_cell(live)} | {_cell(declared)} |")
+    heading = [
+        f"### {TITLES[DriftClass.POLICY_CHANGED]} ({len(items)})",
+        "",
+        "| group | access | rule | field | live | declared |",
+        "|---|---|---|---|---|---|",
+    ]
+    return heading, rows
 
 
 # --- json ---------------------------------------------------------------------------------

@@ -85,3 +85,59 @@ def test_items_are_sorted_by_group_access_kind_principal():
                         row(4, end=None, access=Access.OWNER), users=range(1, 10))
     assert [i.principal for i in report.out_of_band] == [
         "user3@contoso.example", "user5@contoso.example"]
+
+
+# --- PIM settings ---------------------------------------------------------------------------
+
+def _policy_report(live_rules, *declared_rules):
+    from reconciler.graph import decode
+    from tests.planner.builders import GID
+    from tests.planner.test_policies import declared, wire_policy, with_policy
+
+    pols = tuple(decode.policy(wire_policy(a, **live_rules.get(a, {})), GID) for a in Access)
+    state = desired(with_policy(group(), declared(Access.MEMBER, *declared_rules)))
+    resolution, live_state = live(policies=pols)
+    the_plan = plan(state, resolution, live_state, NOW)
+    return classify(state, resolution, live_state, the_plan, NOW, WINDOW)
+
+
+def test_hand_lengthened_activation_is_policy_drift_marked_live_looser():
+    from reconciler.desired.policy import EXPIRATION_ACTIVATION
+
+    report = _policy_report(
+        {Access.MEMBER: {EXPIRATION_ACTIVATION: {"maximumDuration": "PT12H"}}},
+        (EXPIRATION_ACTIVATION, {"max_duration": D(hours=4)}))
+    [item] = report.policy_changed
+    assert (item.group, item.access, item.rule, item.live, item.declared, item.live_looser) == (
+        "grp-app", Access.MEMBER, EXPIRATION_ACTIVATION, {"max_duration": "PT12H"},
+        {"max_duration": "PT4H"}, True)
+    assert (item.file, item.line) == ("groups/app.yaml", 4)
+    assert report.counts()["policy_changed"] == 1 and report.has_drift
+    assert report.exit_code() == 2
+    assert report.to_dict()["policy_changed"][0]["live"] == {"max_duration": "PT12H"}
+
+
+def test_live_stricter_than_the_file_is_drift_not_live_looser():
+    from reconciler.desired.policy import ENABLEMENT_ACTIVATION, Requirement
+
+    report = _policy_report(
+        {Access.MEMBER: {ENABLEMENT_ACTIVATION: {"enabledRules": [
+            "Justification", "MultiFactorAuthentication", "Ticketing"]}}},
+        (ENABLEMENT_ACTIVATION, {"require": frozenset({Requirement.JUSTIFICATION,
+                                                       Requirement.MFA})}))
+    [item] = report.policy_changed
+    assert item.live == {"require": ["justification", "mfa", "ticket"]}
+    assert item.declared == {"require": ["justification", "mfa"]}
+    assert item.live_looser is False and report.exit_code() == 2
+
+
+def test_undeclared_policy_field_that_differs_is_not_drift():
+    from reconciler.desired.policy import EXPIRATION_ACTIVATION, EXPIRATION_ELIGIBILITY
+
+    # live: permanent eligibility allowed and a 12 h activation; the file manages only the
+    # activation maximum, and declares the live value
+    report = _policy_report(
+        {Access.MEMBER: {EXPIRATION_ELIGIBILITY: {"isExpirationRequired": False},
+                         EXPIRATION_ACTIVATION: {"maximumDuration": "PT12H"}}},
+        (EXPIRATION_ACTIVATION, {"max_duration": D(hours=12)}))
+    assert report.policy_changed == () and not report.has_drift and report.exit_code() == 0
