@@ -91,6 +91,9 @@ def drift_command(obj: Context, directory: str, emulator_file: str | None,
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Write DIR/groups/<slug>.yaml here.")
 @click.option("--force", is_flag=True, help="Overwrite existing group files.")
+@click.option("--policies", is_flag=True,
+              help="Also write each group's PIM settings as a policy: block (the fields that "
+                   "differ from a new group's defaults).")
 @click.option("--schema-ref", metavar="PATH_OR_URL",
               help="$schema of the modeline (default: the relative path from DIR/groups to "
                    "./schemas/assignments.schema.json).")
@@ -98,10 +101,11 @@ def drift_command(obj: Context, directory: str, emulator_file: str | None,
 def export_command(obj: Context, emulator_file: str | None, graph_url: str | None,
                    tenant: str | None, credential: str, groups: tuple[str, ...],
                    all_managed: str | None, out_dir: str, force: bool,
-                   schema_ref: str | None) -> None:
+                   schema_ref: str | None, policies: bool) -> None:
     """Write group files in the canonical format from live PIM state (adoption).
 
-    A `plan` on the written files right after plans nothing. Exit 0: written; 1: a group
+    A `plan` on the written files right after plans nothing (with --policies, no policy
+    change either). Exit 0: written; 1: a group
     could not be exported or a file exists (nothing is written then).
     """
     from reconciler.config.export import collect, default_schema_ref, write_exports
@@ -120,7 +124,7 @@ def export_command(obj: Context, emulator_file: str | None, graph_url: str | Non
 
     async def run() -> tuple[list, list[Problem]]:
         async with open_backend(target, clock=clock_for(obj.now)) as backend:
-            return await collect(backend, refs, backend.clock.now(), like)
+            return await collect(backend, refs, backend.clock.now(), like, policies=policies)
 
     exported, problems = run_graph(run())
     if problems:

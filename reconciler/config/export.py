@@ -15,6 +15,10 @@ The group itself is named by display name when that is unique, by object id othe
 Lifetimes are `permanent: true` (no end) or `until:` (UTC, `Z`, whole seconds); a future
 start is kept as `start:`. Rolling `duration` entries cannot be told from live state.
 
+With `policies=True` each file also gets a `policy:` block: every managed PIM-settings field
+of the group's two role management policies that differs from a new group's defaults
+(`reconciler.config.export_policy`), approvers written like principals.
+
 Layers: `collect` (async, reads through a `GraphBackend`), `render_group_file` (pure),
 `write_exports` (files).
 """
@@ -25,12 +29,14 @@ import os
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from reconciler.config.export_policy import policy_block, render_policy
 from reconciler.desired.model import Access, DesiredGroup, Kind, Mode, PrincipalRef, PrincipalType
+from reconciler.desired.policy import Approver, ApproverType
 from reconciler.graph.resolver import is_object_id
 from reconciler.live.model import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.problems import Code, Problem, error
@@ -77,6 +83,9 @@ class ExportedGroup:
     slug: str
     mode: Mode = Mode.AUTHORITATIVE
     description: str | None = None
+    policy: Mapping[Access, Mapping[str, Any]] = field(default_factory=dict)
+    """`policy.<access>` blocks (`reconciler.config.export_policy.policy_block`); empty
+    unless exported with policies."""
 
 
 def slug(name: str) -> str:
@@ -89,7 +98,7 @@ def slug(name: str) -> str:
 
 async def collect(
     backend: ExportBackend, refs: Sequence[str], now: datetime,
-    like: Mapping[str, DesiredGroup] | None = None,
+    like: Mapping[str, DesiredGroup] | None = None, *, policies: bool = False,
 ) -> tuple[list[ExportedGroup], list[Problem]]:
     """Resolve `refs` (group names or object ids), read their live state and build one
     `ExportedGroup` per group that resolved to exactly one manageable group, in the order of
@@ -98,7 +107,8 @@ async def collect(
     Problems (errors): `group_not_found`, `group_ambiguous`, `group_not_manageable`, and
     what resolution hit (e.g. `permission_denied`). `like` maps a ref to the desired group
     file it comes from (`--all-managed`): the export keeps that file's mode, description and
-    managed sections, so an unmanaged section stays unmanaged. Raises
+    managed sections, so an unmanaged section stays unmanaged. `policies` adds each group's
+    `policy:` block (fields differing from a new group's defaults). Raises
     `reconciler.graph.errors.GraphError` when the tenant cannot be read completely.
     """
     resolution = await backend.resolve(list(dict.fromkeys(refs)), [])
@@ -118,8 +128,10 @@ async def collect(
 
     # Display names of groups / service principals, checked for uniqueness in the tenant.
     named: dict[PrincipalRef, str] = {}
-    for row in rows:
-        obj = live.principals.get(row.principal_id)
+    approver_ids = {a.id for (gid, _), pol in live.policies.items() if policies and gid in groups
+                    for fields in pol.settings.values() for a in fields.get("approvers") or ()}
+    for principal_id in [r.principal_id for r in rows] + sorted(approver_ids):
+        obj = live.principals.get(principal_id)
         if obj and obj.type in (PrincipalType.GROUP, PrincipalType.SERVICE_PRINCIPAL):
             named[PrincipalRef(obj.type, obj.display_name)] = obj.id
     group_names = [g.display_name for g in groups.values() if not is_object_id(g.display_name)]
@@ -147,11 +159,34 @@ async def collect(
             for access, _ in SECTIONS for kind in KINDS
             if template is None or (access, kind) in template.managed
         }
+        blocks = {}
+        if policies:
+            def approver_text(approver: Approver) -> str | tuple[str, str]:
+                return _approver(approver, live.principals, unique)
+
+            blocks = {access: policy_block(pol.settings, approver_text) for access in Access
+                      if (pol := live.policies.get((gid, access))) is not None}
         exported.append(ExportedGroup(
             gid, group.display_name, group.display_name if name_ok else gid, sections,
             file_slug, mode=template.mode if template else Mode.AUTHORITATIVE,
-            description=template.description if template else None))
+            description=template.description if template else None, policy=blocks))
     return exported, problems
+
+
+def _approver(approver: Approver, principals: Mapping[str, DirectoryObject],
+              unique: set[PrincipalRef]) -> str | tuple[str, str]:
+    """A user approver by UPN, a group by `{group: NAME}` when that name is unique, else
+    the object id (as the planner resolves approvers back)."""
+    obj = principals.get(approver.id)
+    if obj is None:
+        return approver.id
+    if approver.type is ApproverType.USER and obj.user_principal_name:
+        return obj.user_principal_name
+    ref = PrincipalRef(PrincipalType.GROUP, obj.display_name)
+    if (approver.type is ApproverType.GROUP and ref in unique
+            and not is_object_id(obj.display_name)):
+        return (str(PrincipalType.GROUP), obj.display_name)
+    return approver.id
 
 
 def _one_group(ref: str, resolution: Resolution, problems: list[Problem]) -> LiveGroup | None:
@@ -231,6 +266,7 @@ def render_group_file(group: ExportedGroup, schema_ref: str | None) -> str:
         lines.append(f"description: {_scalar(group.display_name)}")
     if group.mode is not Mode.AUTHORITATIVE:
         lines.append(f"mode: {group.mode}")
+    lines += render_policy(group.policy, _scalar)
     for access, key in SECTIONS:
         kinds = [kind for kind in KINDS if (access, kind) in group.sections]
         if not kinds:

@@ -140,3 +140,21 @@ def same_value(live: FieldValue, desired: FieldValue) -> bool:
         return value
 
     return fold(live) == fold(desired)
+
+
+NEW_GROUP_DEFAULTS: Mapping[str, Mapping[str, FieldValue]] = {
+    EXPIRATION_ELIGIBILITY: {"permanent": False, "max_duration": timedelta(days=365)},
+    ENABLEMENT_ELIGIBILITY: {"require": frozenset()},
+    EXPIRATION_ASSIGNMENT: {"permanent": False, "max_duration": timedelta(days=180)},
+    ENABLEMENT_ASSIGNMENT: {"require": frozenset({Requirement.JUSTIFICATION})},
+    EXPIRATION_ACTIVATION: {"max_duration": timedelta(hours=8)},
+    ENABLEMENT_ACTIVATION: {"require": frozenset({Requirement.JUSTIFICATION})},
+    APPROVAL_ACTIVATION: {"required": False, "approvers": frozenset()},
+    AUTH_CONTEXT_ACTIVATION: {"authentication_context": None},
+    **{rule: {"default_recipients": True, "recipients": frozenset(),
+              "level": NotificationLevel.ALL} for rule in NOTIFICATION_RULES},
+}
+"""The managed fields of a freshly onboarded group's policy (either access), as
+graph-pim-reference.md 4.4 gives them (seen: DOC-PolAssignList example 4, DOC-Overview); the
+notification rules' `isDefaultRecipientsEnabled: true`, `notificationLevel: All`, no extra
+recipients are the admin center's defaults [inferred]. What `export --policies` leaves out."""

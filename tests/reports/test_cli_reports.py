@@ -142,3 +142,88 @@ def test_export_reports_unknown_and_unmanageable_groups(tenant: str, tmp_path: P
     assert not (tmp_path / "x").exists()
     usage = run_cli("export", "--emulator", tenant, "--out", str(tmp_path / "x"))
     assert usage.exit_code == 1 and "--all-managed" in usage.stderr
+
+
+def _set_rule(tenant: str, group: str, access: str, rule: str, values: dict) -> None:
+    """Edit the emulator's tenant file as an admin would in the admin center."""
+    import yaml
+
+    path = Path(tenant)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for policy in data["policies"]:
+        if policy["group"] == group and policy["access"] == access:
+            policy.setdefault("rules", {}).setdefault(rule, {}).update(values)
+            break
+    else:
+        data["policies"].append({"group": group, "access": access, "rules": {rule: values}})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_export_policies_round_trips_and_drift_shows_a_hand_edited_field(
+        tenant: str, tmp_path: Path):
+    examples = str(ROOT / "examples" / "assignments")
+    # write the examples' PIM settings (approval by a group, MFA, a notification recipient)
+    applied = run_cli("--now", NOW, "apply", examples, "--emulator", tenant, "--yes")
+    assert applied.exit_code == 3, applied.stdout + applied.stderr  # 3: one removal deferred
+    after = run_cli("--now", NOW, "plan", examples, "--emulator", tenant, "--format", "json")
+    assert after.json()["policy_changes"] == []
+
+    out = tmp_path / "exported"
+    run = run_cli("--now", NOW, "export", "--emulator", tenant, "--all-managed", examples,
+                  "--out", str(out), "--policies")
+    assert run.exit_code == 0, run.stderr
+    admins = (out / "groups" / "pim-platform-admins.yaml").read_text(encoding="utf-8")
+    block = admins[admins.index("policy:\n"):admins.index("members:\n")]
+    assert block.splitlines() == [
+        "policy:",
+        "  member:",
+        "    eligible:",
+        "      permanent: true",
+        "    active:",
+        "      permanent: true",
+        "    activation:",
+        "      max_duration: PT2H",
+        "      require: [justification, mfa]",
+        "      approval:",
+        "        required: true",
+        "        approvers: [{ group: SRE-Team }]",
+        "    notifications:",
+        "      activated:",
+        "        admin:",
+        "          recipients: [secops@contoso.example]",
+        "  owner:",
+        "    eligible:",
+        "      permanent: true",
+        "    activation:",
+        "      max_duration: PT2H",
+        "      require: [justification, mfa]",
+        "    notifications:",
+        "      activated:",
+        "        admin:",
+        "          recipients: [secops@contoso.example]",
+    ]
+    # a group whose settings are all defaults gets no policy: block
+    assert "policy:" not in (out / "groups" / "pim-contractors.yaml").read_text("utf-8")
+    assert run_cli("validate", str(out)).exit_code == 0
+    plan = run_cli("--now", NOW, "plan", str(out), "--emulator", tenant, "--format", "json")
+    assert plan.json()["policy_changes"] == [] and plan.json()["changes"] == []
+    assert plan.exit_code == 0, plan.stdout
+
+    # an admin lengthens activation by hand: drift names the rule, live -> declared, looser
+    _set_rule(tenant, "PIM-Platform-Admins", "member", "Expiration_EndUser_Assignment",
+              {"maximumDuration": "PT8H"})
+    drift = run_cli("--now", NOW, "drift", str(out), "--emulator", tenant, "--format", "json")
+    assert drift.exit_code == 2, drift.stdout
+    data = drift.json()
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    assert [(i["group"], i["access"], i["rule"], i["live"], i["declared"], i["live_looser"])
+            for i in data["policy_changed"]] == [
+        ("PIM-Platform-Admins", "member", "Expiration_EndUser_Assignment",
+         {"max_duration": "PT8H"}, {"max_duration": "PT2H"}, True)]
+    assert data["counts"]["policy_changed"] == 1
+    assert data["policy_changed"][0]["file"].endswith("pim-platform-admins.yaml")
+    # an undeclared field changed by hand is not drift (the files do not manage it)
+    _set_rule(tenant, "PIM-Contractors", "owner", "Expiration_EndUser_Assignment",
+              {"maximumDuration": "PT1H"})
+    again = run_cli("--now", NOW, "drift", str(out), "--emulator", tenant, "--format", "json")
+    assert [i["group"] for i in again.json()["policy_changed"]] == ["PIM-Platform-Admins"]
