@@ -13,6 +13,7 @@ from reconciler.clock import Clock, FixedClock
 from reconciler.desired.model import DesiredState
 from reconciler.graph.backend import GraphBackend
 from reconciler.live.model import LiveState, Resolution
+from reconciler.plan.access import AccessReport, build_report
 from reconciler.plan.changes import Plan
 from reconciler.plan.drift import DriftReport, classify
 from reconciler.plan.planner import collect_principals, plan
@@ -84,3 +85,19 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
     if config_problems:
         report = replace(report, problems=report.problems + tuple(config_problems))
     return report
+
+
+async def build_access_report(desired: DesiredState, config_problems: list[Problem],
+                              target: Target, now: datetime | None,
+                              expiring_within: timedelta | None = None) -> AccessReport:
+    """Open the target, read (the same reads as a plan), plan and sort into the access report
+    at the target's clock (`now` pins it); `expiring_within` defaults to the settings'
+    `report.expiring_within`. Config problems come first. Raises `GraphError`."""
+    async with open_backend(target, clock=clock_for(now)) as backend:
+        at = backend.clock.now().replace(microsecond=0)
+        resolution, live = await read_state(desired, backend)
+    the_plan = plan(desired, resolution, live, at)
+    if config_problems:
+        the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)
+    window = expiring_within or desired.settings.report_expiring_within
+    return build_report(desired, resolution, live, the_plan, at, window)

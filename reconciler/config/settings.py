@@ -56,6 +56,12 @@ def read_settings(report: FileReport, data: dict[str, Any]) -> tuple[Settings, f
     if isinstance(data.get("defaults"), dict):
         defaults = replace(defaults, policy=read_default_policy(
             report, data["defaults"].get("policy"), templates))
+    expiring_within = Settings().report_expiring_within
+    raw_report = data.get("report")
+    if isinstance(raw_report, dict) and isinstance(raw_report.get("expiring_within"), str):
+        expiring_within = _duration_setting(
+            report, raw_report["expiring_within"], ("report", "expiring_within")
+        ) or expiring_within
     settings = Settings(
         tenant=tenant if isinstance(tenant, str) and tenant else None,
         protected=tuple(protected),
@@ -63,8 +69,21 @@ def read_settings(report: FileReport, data: dict[str, Any]) -> tuple[Settings, f
         defaults=defaults,
         location=Location(report.file, 1),
         policy_templates=templates,
+        report_expiring_within=expiring_within,
     )
     return settings, stated
+
+
+def _duration_setting(report: FileReport, text: str, path: tuple[str, ...]) -> timedelta | None:
+    """A duration setting; None (reported) when its unit is not supported."""
+    if not DURATION.match(text):
+        return None  # the schema pass reports it
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        code = Code.DURATION_UNIT_UNSUPPORTED if exc.unsupported_unit else Code.SCHEMA
+        report.add(code, f"{'.'.join(path)}: {exc}", path)
+        return None
 
 
 def _defaults(report: FileReport, raw: Any) -> tuple[Defaults, frozenset[Kind]]:

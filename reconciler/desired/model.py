@@ -208,6 +208,8 @@ class Settings:
     defaults: Defaults = field(default_factory=Defaults)
     location: Location | None = None
     policy_templates: Mapping[str, PolicyTemplate] = field(default_factory=dict)
+    report_expiring_within: timedelta = timedelta(days=14)
+    """`report.expiring_within`: the access report flags assignments ending this soon."""
 
 
 class FilesDigest(str):

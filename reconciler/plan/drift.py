@@ -269,8 +269,8 @@ def classify(
         buckets[cls].append(_from_change(change))
 
     horizon = now + expiring_within
-    for group, live_group in _managed_groups(desired, resolution):
-        declared = _declared(group, resolution)
+    for group, live_group in managed_groups(desired, resolution):
+        declared = declared_locations(group, resolution)
         for row in _managed_rows(group, live_group, live, now):
             change = changes.get((row.group_id, str(row.access), str(row.kind), row.principal_id))
             if change is not None and change.action is Action.REMOVE:
@@ -321,7 +321,7 @@ def _from_change(change: Change) -> DriftItem:
     )
 
 
-def _managed_groups(
+def managed_groups(
     desired: DesiredState, resolution: Resolution
 ) -> list[tuple[DesiredGroup, LiveGroup]]:
     """Declared groups that resolved to exactly one manageable group (as the planner has it)."""
@@ -333,7 +333,7 @@ def _managed_groups(
     return out
 
 
-def _declared(
+def declared_locations(
     group: DesiredGroup, resolution: Resolution
 ) -> dict[tuple[Access, Kind, str], Location]:
     """(access, kind, principal id) -> location of every entry whose principal resolved

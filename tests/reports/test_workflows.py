@@ -92,3 +92,15 @@ def test_drift_workflow_manages_one_labelled_issue():
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
     text = (ROOT / ".github" / "workflows" / "pim-drift.yml").read_text(encoding="utf-8")
     assert ISSUE_MARKER in text and "'pim-drift'" in text
+
+
+def test_drift_workflow_uploads_the_access_report_and_links_it():
+    steps = load("pim-drift.yml")["jobs"]["drift"]["steps"]
+    by_id = {s.get("id"): s for s in steps if s.get("id")}
+    assert "pim-reconciler report \"$ASSIGNMENTS_DIR\"" in by_id["report"]["run"]
+    assert "--out access-report" in by_id["report"]["run"]
+    assert by_id["upload"]["uses"].startswith("actions/upload-artifact@")
+    assert by_id["upload"]["with"]["path"] == "access-report/"
+    link = next(s for s in steps if s.get("name") == "Link the access report in the summary")
+    assert link["env"]["REPORT_URL"] == "${{ steps.upload.outputs.artifact-url }}"
+    assert "$GITHUB_STEP_SUMMARY" in link["run"]
