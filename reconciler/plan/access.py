@@ -49,7 +49,7 @@ from reconciler.live.model import (
     Resolution,
 )
 from reconciler.plan.changes import Action, Change, Plan, json_fields
-from reconciler.plan.drift import declared_locations, managed_groups
+from reconciler.plan.scope import declared_locations, managed_groups
 from reconciler.problems import Problem
 
 REPORT_FORMAT_VERSION = 1

@@ -56,6 +56,7 @@ from reconciler.durations import format_duration, format_instant, relative
 from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.plan.changes import Action, Change, Info, Plan, PolicyChange, json_fields
 from reconciler.plan.policies import loosens
+from reconciler.plan.scope import declared_locations, managed_groups
 from reconciler.problems import Problem, Severity
 
 DRIFT_FORMAT_VERSION = 1
@@ -319,31 +320,6 @@ def _from_change(change: Change) -> DriftItem:
         file=change.file,
         line=change.line,
     )
-
-
-def managed_groups(
-    desired: DesiredState, resolution: Resolution
-) -> list[tuple[DesiredGroup, LiveGroup]]:
-    """Declared groups that resolved to exactly one manageable group (as the planner has it)."""
-    out = []
-    for group in desired.groups:
-        matches = resolution.groups.get(group.group, ())
-        if len(matches) == 1 and matches[0].unmanageable_reason is None:
-            out.append((group, matches[0]))
-    return out
-
-
-def declared_locations(
-    group: DesiredGroup, resolution: Resolution
-) -> dict[tuple[Access, Kind, str], Location]:
-    """(access, kind, principal id) -> location of every entry whose principal resolved
-    uniquely (the first one, as in the planner)."""
-    out: dict[tuple[Access, Kind, str], Location] = {}
-    for entry in group.assignments:
-        matches = resolution.principals.get(entry.principal, ())
-        if len(matches) == 1:
-            out.setdefault((entry.access, entry.kind, matches[0].id), entry.location)
-    return out
 
 
 def _managed_rows(
