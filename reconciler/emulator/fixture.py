@@ -34,6 +34,7 @@ from reconciler.emulator.state import (
 )
 from reconciler.emulator.tenant import Tenant
 from reconciler.emulator.timefmt import format_time, parse_time, resolve_fixture_time
+from reconciler.emulator.variants import VariantError
 
 _KNOWN_KEYS = {
     "now",
@@ -47,6 +48,7 @@ _KNOWN_KEYS = {
     "faults",
     "granted_permissions",
     "latency_ms",
+    "graph_variants",
 }
 
 
@@ -168,6 +170,11 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
     def when(value: object) -> datetime | None:
         return resolve_fixture_time(value, now)
 
+    if data.get("graph_variants"):
+        try:
+            tenant.pin_variants(dict(data["graph_variants"]))
+        except VariantError as exc:
+            raise ValueError(f"graph_variants: {exc}") from exc
     tenant.page_size = int(data.get("page_size") or tenant.page_size)
     tenant.latency_ms = int(data.get("latency_ms") or 0)
     if data.get("granted_permissions") is not None:
@@ -276,6 +283,8 @@ def _dump(tenant: Tenant) -> dict[str, Any]:
         out["latency_ms"] = tenant.latency_ms
     if tenant.granted_permissions is not None:
         out["granted_permissions"] = sorted(tenant.granted_permissions)
+    if tenant.pinned_variants:
+        out["graph_variants"] = dict(tenant.pinned_variants)
     out["users"] = [
         {"id": u.id, "userPrincipalName": u.user_principal_name, "displayName": u.display_name}
         | ({"mail": u.mail} if u.mail else {})

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.clock import Clock, SystemClock
-from reconciler.emulator import ids
+from reconciler.emulator import ids, variants
 from reconciler.emulator.faults import Fault
 from reconciler.emulator.state import (
     Group,
@@ -142,6 +142,18 @@ class Tenant:
         self.granted_permissions: set[str] | None = None
         self.request_log: list[LogEntry] = []
         self._accepted = 0
+        self.pinned_variants: dict[str, str] = {}  # the fixture's graph_variants
+        self.variants: dict[str, str] = variants.resolve()
+
+    def variant(self, name: str) -> str:
+        """The value of the unconfirmed-behaviour switch `name` (`emulator.variants`)."""
+        return self.variants[name]
+
+    def pin_variants(self, values: dict[str, object]) -> None:
+        """Set switches as a fixture does (they win over the environment). Raises
+        `variants.VariantError`."""
+        self.pinned_variants.update(variants.validate(values))
+        self.variants = variants.resolve(self.pinned_variants)
 
     # -- lookups --------------------------------------------------------------------------
 
