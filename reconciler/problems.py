@@ -37,6 +37,7 @@ class Code(StrEnum):
     GROUP_NOT_MANAGEABLE = "group_not_manageable"
     PERMANENT_NOT_ALLOWED = "permanent_not_allowed"
     DURATION_EXCEEDS_POLICY = "duration_exceeds_policy"
+    MAXIMUM_MAY_APPLY = "maximum_may_apply"
     JUSTIFICATION_REQUIRED = "justification_required"
     TICKET_REQUIRED = "ticket_required"
     TOO_MANY_REMOVALS = "too_many_removals"

@@ -332,6 +332,17 @@ async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -
             "lifetime within the verification window; the next run re-checks it",
             request_id=result.request_id, graph_code="NotVerified", at=clock.now())
     error = result.error
+    if (error is not None and error.code == "ActiveDurationTooShort"
+            and change.action is not Action.CREATE):
+        # PIM's five-minute floor counted from a moment the plan did not see (e.g. an update
+        # just made by hand, if Graph counts from updates: reference 3.1 leaves it open): not a
+        # failure of the change; the next run sends it.
+        return ChangeResult(
+            change, Outcome.DEFERRED,
+            "PIM refused it within five minutes of the assignment being made or changed "
+            "(ActiveDurationTooShort); the next run sends it",
+            request_id=result.request_id or error.request_id,
+            graph_code=error.code, at=clock.now())
     if error is not None and (error.status in FATAL_STATUSES or error.status == 429):
         stop.append(f"{error.code or error.status}")
     return ChangeResult(

@@ -115,8 +115,11 @@ def _required_str(body: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
-def parse_lifetime(info: object, now: datetime) -> Lifetime:
-    """Read `scheduleInfo` (reference 2.1). Raises `GraphError` for malformed or refused parts."""
+def parse_lifetime(info: object, now: datetime, *, naive_utc: bool = False,
+                   weeks: bool = False) -> Lifetime:
+    """Read `scheduleInfo` (reference 2.1). Raises `GraphError` for malformed or refused parts.
+    `naive_utc` / `weeks`: the `instant_without_zone: utc` / `week_durations: accepted`
+    variants."""
     if not isinstance(info, dict):
         raise invalid_request("The role assignment request is invalid: scheduleInfo is required.")
     if info.get("recurrence") not in (None, {}):
@@ -127,7 +130,7 @@ def parse_lifetime(info: object, now: datetime) -> Lifetime:
     raw_start = info.get("startDateTime")
     if raw_start is not None:
         try:
-            requested = parse_time(raw_start)
+            requested = parse_time(raw_start, naive_utc=naive_utc)
         except ValueError as exc:
             raise bad_request(
                 f"Cannot convert the literal '{raw_start}' to Edm.DateTimeOffset."
@@ -145,7 +148,7 @@ def parse_lifetime(info: object, now: datetime) -> Lifetime:
     end_text = expiration.get("endDateTime")
     if exp_type == "afterDuration" or (exp_type == "notSpecified" and duration_text):
         try:
-            end = start + parse_duration(duration_text)
+            end = start + parse_duration(duration_text, weeks=weeks)
         except UnsupportedDurationUnit as exc:
             raise invalid_request() from exc
         except NotADuration as exc:
@@ -159,7 +162,7 @@ def parse_lifetime(info: object, now: datetime) -> Lifetime:
                 "The role assignment request is invalid: endDateTime is required."
             )
         try:
-            end = parse_time(end_text)
+            end = parse_time(end_text, naive_utc=naive_utc)
         except ValueError as exc:
             raise bad_request(
                 f"Cannot convert the literal '{end_text}' to Edm.DateTimeOffset."
@@ -179,9 +182,30 @@ def parse_lifetime(info: object, now: datetime) -> Lifetime:
     return Lifetime(start, end, echo)
 
 
-def _check_floor(life: Lifetime) -> None:
+def _refusal(tenant: Tenant, kind: str, switch: str) -> GraphError:
+    """The five-minute refusal: `ActiveDurationTooShort`, or for an eligibility the code the
+    variant `switch` picks (reference 3.1 has none for eligibilities)."""
+    code = "ActiveDurationTooShort" if kind == "active" else tenant.variant(switch)
+    if code == "ActiveDurationTooShort":
+        return too_short()
+    return GraphError(400, code, "The role assignment request is invalid: the five-minute "
+                      "minimum applies.")
+
+
+def _check_floor(tenant: Tenant, kind: str, life: Lifetime) -> None:
     if life.end is not None and life.end - life.start < FIVE_MINUTES:
-        raise too_short()
+        raise _refusal(tenant, kind, "short_eligibility_code")
+
+
+def _check_anchor(tenant: Tenant, schedule: Schedule, now: datetime) -> None:
+    """No removal or change within five minutes of the assignment being made (its start or
+    creation), or, with `five_minute_anchor: latest_change` (the default), of its last
+    update too (reference 3.1 does not say which)."""
+    anchor = schedule.lifetime_anchor
+    if tenant.variant("five_minute_anchor") == "latest_change" and schedule.modified:
+        anchor = max(anchor, schedule.modified)
+    if now - anchor < FIVE_MINUTES:
+        raise _refusal(tenant, schedule.kind, "early_eligibility_removal_code")
 
 
 def _check_policy(
@@ -191,10 +215,12 @@ def _check_policy(
     level = "Eligibility" if kind == "eligible" else "Assignment"
     failed: list[str] = []
     expiration = rule_values(policy, f"Expiration_Admin_{level}")
-    if expiration.get("isExpirationRequired", True):
+    required = expiration.get("isExpirationRequired", True)
+    if required or tenant.variant("max_duration_without_expiration") == "enforced":
         maximum = expiration.get("maximumDuration")
         if life.end is None:
-            failed.append("ExpirationRule")
+            if required:
+                failed.append("ExpirationRule")
         elif maximum:
             try:
                 limit = parse_duration(str(maximum))
@@ -206,6 +232,8 @@ def _check_policy(
         str(r).lower()
         for r in rule_values(policy, f"Enablement_Admin_{level}").get("enabledRules", []) or []
     }
+    if kind == "eligible" and tenant.variant("eligibility_enablement") == "ignored":
+        enabled = set()
     justification = body.get("justification")
     if "justification" in enabled and not (
         isinstance(justification, str) and justification.strip()
@@ -213,7 +241,7 @@ def _check_policy(
         failed.append("JustificationRule")
     ticket = body.get("ticketInfo") or {}
     if "ticketing" in enabled and not (isinstance(ticket, dict) and ticket.get("ticketNumber")):
-        failed.append("TicketingRule")
+        failed.append(tenant.variant("ticketing_rule_name"))
     if "multifactorauthentication" in enabled:
         failed.append("MfaRule")  # app-only tokens carry no MFA claim (reference 3.1)
     if failed:
@@ -269,12 +297,14 @@ def process_request(
     if group is None:
         raise GraphError(404, "ResourceNotFound", f"The resource '{group_id}' was not found.")
     if group.pim_refusal:
-        raise invalid_request(
+        raise GraphError(
+            400, tenant.variant("unmanageable_group_code"),
             f"The role assignment request is invalid: group '{group_id}' has "
             f"{group.pim_refusal} and cannot be managed in PIM for Groups."
         )
     if tenant.directory_object(principal_id) is None:
-        raise GraphError(400, "SubjectNotFound", f"The subject '{principal_id}' was not found.")
+        raise GraphError(400, tenant.variant("unknown_principal_code"),
+                         f"The subject '{principal_id}' was not found.")
     if action not in ADMIN_CHANGES | {"adminAssign", "adminRemove"}:
         raise invalid_request(
             f"The role assignment request is invalid: action '{action}' needs a signed-in "
@@ -293,7 +323,8 @@ def process_request(
         completed=now,
         justification=body.get("justification"),
         ticket_info=body.get("ticketInfo"),
-        is_validation_only=bool(body.get("isValidationOnly")),
+        is_validation_only=bool(body.get("isValidationOnly"))
+        and tenant.variant("validation_only") == "dry_run",
     )
     existing = find_schedule(tenant, kind, group_id, access, principal_id)
 
@@ -302,8 +333,7 @@ def process_request(
             raise GraphError(
                 400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."
             )
-        if now - existing.lifetime_anchor < FIVE_MINUTES:
-            raise too_short()
+        _check_anchor(tenant, existing, now)
         request.status = "Revoked"
         request.target_schedule_id = existing.id
         request.schedule_info = body.get("scheduleInfo")
@@ -314,9 +344,11 @@ def process_request(
         tenant.requests[request.id] = request
         return request
 
-    life = parse_lifetime(body.get("scheduleInfo"), now)
+    life = parse_lifetime(body.get("scheduleInfo"), now,
+                          naive_utc=tenant.variant("instant_without_zone") == "utc",
+                          weeks=tenant.variant("week_durations") == "accepted")
     request.schedule_info = life.echo
-    _check_floor(life)
+    _check_floor(tenant, kind, life)
     if action == "adminAssign":
         if existing is not None:
             raise GraphError(400, "RoleAssignmentExists", "The Role assignment already exists.")
@@ -344,8 +376,7 @@ def process_request(
             raise GraphError(
                 400, "RoleAssignmentDoesNotExist", "The Role assignment does not exist."
             )
-        if now - existing.lifetime_anchor < FIVE_MINUTES:
-            raise too_short()
+        _check_anchor(tenant, existing, now)
         _check_policy(tenant, kind, group_id, access, life, body)
         request.target_schedule_id = existing.id
         if force_failed:

@@ -52,20 +52,21 @@ def format_plain_time(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(value: str | datetime) -> datetime:
+def parse_time(value: str | datetime, *, naive_utc: bool = False) -> datetime:
     """Parse an instant (string with any offset and up to 7+ fractional digits, or datetime).
 
-    A naive datetime (PyYAML's reading of an unzoned timestamp) is taken as UTC.
+    A naive datetime (PyYAML's reading of an unzoned timestamp) is taken as UTC; an unzoned
+    string only with `naive_utc` (the `instant_without_zone: utc` variant).
     Raises `ValueError` on malformed text.
     """
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if not isinstance(value, str):
         raise ValueError(f"expected a date-time, got {value!r}")
-    return parse_instant_text(value)
+    return parse_instant_text(value, naive_utc=naive_utc)
 
 
-def parse_instant_text(text: str) -> datetime:
+def parse_instant_text(text: str, *, naive_utc: bool = False) -> datetime:
     """Parse an ISO 8601 instant string as Graph writes it (reference 2.1-2.5) to aware UTC.
 
     Any number of fractional digits (Graph writes seven; digits beyond microseconds are
@@ -75,7 +76,7 @@ def parse_instant_text(text: str) -> datetime:
     match = _INSTANT.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"{text!r} is not an ISO 8601 date-time")
-    if match["zone"] is None:
+    if match["zone"] is None and not naive_utc:
         raise ValueError(f"{text!r} has no time zone; write it in UTC, e.g. 2027-06-30T00:00:00Z")
     zone = UTC
     if match["sign"]:
@@ -100,20 +101,22 @@ def parse_instant_text(text: str) -> datetime:
         raise ValueError(f"{text!r} is out of the representable range") from exc
 
 
-def parse_duration(text: object, *, signed: bool = False) -> timedelta:
+def parse_duration(text: object, *, signed: bool = False, weeks: bool = False) -> timedelta:
     """Parse an ISO 8601 duration into a `timedelta`.
 
     Raises `NotADuration` for anything that is not ISO 8601 and `UnsupportedDurationUnit` for
-    year/month/week designators. A leading sign is allowed only with `signed=True` (fixtures).
+    year/month designators, and for weeks unless `weeks` (the `week_durations: accepted`
+    variant). A leading sign is allowed only with `signed=True` (fixtures).
     """
     if not isinstance(text, str):
         raise NotADuration(f"{text!r} is not an ISO 8601 duration")
     match = _ISO_DURATION.match(text.strip().upper())
     if match is None or (match["sign"] and not signed):
         raise NotADuration(f"{text!r} is not an ISO 8601 duration")
-    if match["years"] or match["months"] or match["weeks"]:
+    if match["years"] or match["months"] or (match["weeks"] and not weeks):
         raise UnsupportedDurationUnit(f"{text!r} uses years, months or weeks")
     delta = timedelta(
+        weeks=int(match["weeks"] or 0),
         days=int(match["days"] or 0),
         hours=int(match["hours"] or 0),
         minutes=int(match["minutes"] or 0),

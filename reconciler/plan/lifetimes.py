@@ -106,7 +106,7 @@ def plan_entry(
             where=where,
         )
         ctx.problems.extend(found)
-        return not found
+        return not any(p.is_error for p in found)  # a warning does not hold the write back
 
     if row is None:
         if check_policy():
@@ -233,12 +233,13 @@ def _in_sync(
             justification=entry.justification,
             ticket=bool(entry.ticket and entry.ticket.number), where=where)
         for problem in renewal:
-            ctx.problems.append(replace(
-                problem, message=f"{problem.message} (the next renewal would be refused)"))
+            when = ("the next renewal would be refused" if problem.is_error
+                    else "at the next renewal")
+            ctx.problems.append(replace(problem, message=f"{problem.message} ({when})"))
         return
     # An assignment already in sync is not re-judged against a policy tightened later; a
     # tightening this plan makes is reported as live_exceeds_policy (plan.policies).
-    judged = policy_problems(
+    judged = [p for p in policy_problems(
         ctx.live.policies.get((live_group.id, entry.access)) or policy,
         entry.kind,
         permanent=permanent,  # type: ignore[arg-type]
@@ -246,7 +247,7 @@ def _in_sync(
         justification="in sync",
         ticket=True,
         where=where,
-    )
+    ) if p.is_error]
     if judged:
         ctx.problem(
             Severity.WARNING,

@@ -85,7 +85,9 @@ def policy_problems(
 
     `length` is the requested lifetime (end minus start), None when permanent.
     Codes: `permanent_not_allowed`, `duration_exceeds_policy`, `justification_required`,
-    `ticket_required`.
+    `ticket_required`; warning `maximum_may_apply` (a lifetime above the maximum of a rule that
+    allows permanence: whether Graph still enforces the maximum is unconfirmed,
+    graph-pim-reference.md 4.4, so the request may be refused).
     """
     rule = policy.expiration(kind)
     out: list[Problem] = []
@@ -114,6 +116,26 @@ def policy_problems(
                 Code.DURATION_EXCEEDS_POLICY,
                 f"{_length_text(length)} is longer than the {access} policy's "
                 f"{rule_id(kind)} maximum of {cap}",
+                **where,
+            )
+        )  # type: ignore[arg-type]
+    if (
+        not permanent
+        and length is not None
+        and not rule.is_expiration_required
+        and rule.maximum_duration is not None
+        and length > rule.maximum_duration + SAME_INSTANT
+    ):
+        cap = rule.maximum_duration_text or format_duration(rule.maximum_duration)
+        out.append(
+            Problem(
+                Severity.WARNING,
+                Code.MAXIMUM_MAY_APPLY,
+                f"{_length_text(length)} is longer than the {access} policy's "
+                f"{rule_id(kind)} maximum of {cap}; the rule allows permanence, and whether "
+                "PIM then still enforces the maximum is unconfirmed: if the request is "
+                "refused (RoleAssignmentRequestPolicyValidationFailed), shorten it or declare "
+                "it permanent",
                 **where,
             )
         )  # type: ignore[arg-type]

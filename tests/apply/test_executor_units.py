@@ -386,3 +386,26 @@ def test_deferred_result_reports_its_not_before():
     report = run(_young_removals(), writer)
     assert report.results[0].to_dict()["not_before"] == "2026-12-01T12:04:00Z"
     assert report.results[0].to_dict()["kind"] == "eligible"
+
+
+def test_a_five_minute_refusal_of_a_removal_is_deferred_not_failed():
+    # PIM counts its five minutes from a moment the plan did not see (say, an update by hand
+    # after the plan): the removal is deferred to the next run, exit 3, not a failure
+    the_plan = removals(1)
+    too_soon = GraphError(400, "ActiveDurationTooShort", "The Active duration is too short.",
+                          request_id="r-9")
+    writer = ScriptedWriter(FixedClock(NOW), {user(1).id: too_soon})
+    report = run(the_plan, writer)
+    [result] = report.results
+    assert (result.outcome, result.graph_code, result.request_id) == (
+        Outcome.DEFERRED, "ActiveDurationTooShort", "r-9")
+    assert "next run sends it" in result.message
+    assert report.exit_code() == 3
+
+
+def test_a_five_minute_refusal_of_a_create_is_a_failure():
+    writer = ScriptedWriter(FixedClock(NOW), {user(1).id: GraphError(
+        400, "ActiveDurationTooShort", "too short")})
+    report = run(creates(1), writer)
+    assert [r.outcome for r in report.results] == [Outcome.FAILED]
+    assert report.exit_code() == 1

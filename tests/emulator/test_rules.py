@@ -160,6 +160,26 @@ def test_remove_and_update_within_five_minutes(tenant: Tenant, clock: FixedClock
     schedule = tenant.schedules[created["targetScheduleId"]]
     assert schedule.end == NOW + timedelta(minutes=5) + timedelta(days=20)
     assert schedule.modified == NOW + timedelta(minutes=5)
+    # five_minute_anchor: latest_change (default): the update starts the five minutes again
+    assert code_of(post(tenant, ASSIGN, remove)) == (400, "ActiveDurationTooShort")
+    tenant.pin_variants({"five_minute_anchor": "made"})  # counted from creation only
+    status, removed = post(tenant, ASSIGN, remove)
+    assert (status, removed["status"]) == (201, "Revoked")
+
+
+def test_after_an_update_removal_waits_five_minutes_from_the_update(tenant: Tenant,
+                                                                     clock) -> None:
+    body = body_for(tenant, "kim@contoso.example", "grp-app", justification="x",
+                    scheduleInfo=after_duration("P10D"))
+    assert post(tenant, ASSIGN, body)[0] == 201
+    clock.advance(timedelta(minutes=6))
+    update = body_for(tenant, "kim@contoso.example", "grp-app", action="adminUpdate",
+                      justification="x", scheduleInfo=after_duration("P20D"))
+    assert post(tenant, ASSIGN, update)[0] == 201
+    remove = body_for(tenant, "kim@contoso.example", "grp-app", action="adminRemove")
+    clock.advance(timedelta(minutes=4, seconds=59))
+    assert code_of(post(tenant, ASSIGN, remove)) == (400, "ActiveDurationTooShort")
+    clock.advance(timedelta(seconds=1))
     status, removed = post(tenant, ASSIGN, remove)
     assert (status, removed["status"]) == (201, "Revoked")
 

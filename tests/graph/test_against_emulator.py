@@ -307,6 +307,7 @@ async def test_update_and_remove(tmp_path: Path) -> None:
         live = pim_rows(backend.tenant, "alex@contoso.example")
         assert upd.outcome == "applied" and upd.verified
         assert [(s.kind, s.end) for s in live] == [("active", new_end)]
+        backend.tenant.clock.advance(timedelta(minutes=5))  # PIM's five minutes from the update
         rm = await backend.submit(change(backend, action=Action.REMOVE, kind=Kind.ACTIVE,
                                          graph_action=GraphAction.ADMIN_REMOVE,
                                          duration=None, end=None))

@@ -285,3 +285,19 @@ def test_protected_principal_end_two_minutes_earlier_is_a_shortening():
                  resolution, state, NOW)
         assert p.changes == ()
         assert [x.code for x in p.warnings] == warned, offset
+
+
+def test_until_beyond_the_maximum_of_a_rule_allowing_permanence_is_a_warning():
+    # Graph may ignore maximumDuration when isExpirationRequired is false (reference 4.4,
+    # unconfirmed): the create is planned, and the plan says it depends on that
+    loose = policy(Access.MEMBER, eligible_permanent=True)  # max P365D
+    resolution, state = live(policies=(loose, policy(Access.OWNER)))
+    p = plan(desired(group(entry(1, Lifetime.fixed(NOW + D(days=400))))), resolution, state,
+             NOW)
+    assert [c.action for c in p.changes] == [Action.CREATE]
+    assert [(x.code, x.severity, x.line) for x in p.problems] == [
+        (Code.MAXIMUM_MAY_APPLY, Severity.WARNING, 5)]
+    assert "Expiration_Admin_Eligibility maximum of P365D" in p.problems[0].message
+    within = plan(desired(group(entry(1, Lifetime.fixed(NOW + D(days=300))))), resolution,
+                  state, NOW)
+    assert within.problems == ()
