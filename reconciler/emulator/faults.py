@@ -17,6 +17,10 @@ every one). Kinds:
   TFMSGRAPH-75: 204 is not proof).
 - `unprovisioned`: a policy-assignment list answers an empty `value`, as for a group just
   onboarded to PIM (reference 4.5, TF-1769).
+- `unauthorized`: shorthand for an `error` 403 with the message `Attempted to perform an
+  unauthorized operation.`, the other authorization refusal seen on schedule reads (reference
+  3.1, DOCS-9056); its code was not recorded, the emulator uses `UnauthorizedAccessException`
+  unless `code` is given.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import asdict, dataclass
 
-KINDS = ("error", "committed", "failed", "latency", "lag", "ignored", "unprovisioned")
+KINDS = ("error", "committed", "failed", "latency", "lag", "ignored", "unprovisioned",
+         "unauthorized")
+UNAUTHORIZED_MESSAGE = "Attempted to perform an unauthorized operation."
 
 _DEFAULT_CODES = {
     400: "BadRequest",
@@ -56,6 +62,10 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {KINDS}")
+        if self.kind == "unauthorized":
+            self.kind, self.status = "error", 403
+            self.code = self.code or "UnauthorizedAccessException"
+            self.message = self.message or UNAUTHORIZED_MESSAGE
         _, _, glob = self.match.strip().partition(" ")
         if not glob:
             raise ValueError(f"fault match {self.match!r} must be 'METHOD path-glob'")

@@ -49,6 +49,7 @@ _KNOWN_KEYS = {
     "granted_permissions",
     "latency_ms",
     "graph_variants",
+    "request_history",
 }
 
 
@@ -175,6 +176,8 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
             tenant.pin_variants(dict(data["graph_variants"]))
         except VariantError as exc:
             raise ValueError(f"graph_variants: {exc}") from exc
+    if data.get("request_history") is not None:
+        tenant.request_history = int(data["request_history"])
     tenant.page_size = int(data.get("page_size") or tenant.page_size)
     tenant.latency_ms = int(data.get("latency_ms") or 0)
     if data.get("granted_permissions") is not None:
@@ -285,6 +288,8 @@ def _dump(tenant: Tenant) -> dict[str, Any]:
         out["granted_permissions"] = sorted(tenant.granted_permissions)
     if tenant.pinned_variants:
         out["graph_variants"] = dict(tenant.pinned_variants)
+    if tenant.request_history is not None:
+        out["request_history"] = tenant.request_history
     out["users"] = [
         {"id": u.id, "userPrincipalName": u.user_principal_name, "displayName": u.display_name}
         | ({"mail": u.mail} if u.mail else {})

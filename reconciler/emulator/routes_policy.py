@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reconciler.emulator import odata, permissions
+from reconciler.emulator import ids, odata, permissions
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import GraphError, bad_request
 from reconciler.emulator.policy import assignment_json, policy_json, rules_of
@@ -155,7 +155,9 @@ def get_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Answer
 def update_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Answer:
     """`PATCH` one rule: 204 and no body (DOC-RuleUpdate); the whole body as sent replaces the
     rule (a bare `target` stays bare, as DOCS-16689 saw). The `ignored` fault answers 204 and
-    keeps the old rule (TFMSGRAPH-75)."""
+    keeps the old rule (TFMSGRAPH-75). An update gives the policy a new id (reference 3.2):
+    the old id answers 404 from then on; clients find the policy again through its
+    assignment."""
     permissions.require(tenant.granted_permissions, POLICY_WRITE)
     policy = _find_policy(tenant, policy_id)
     current = {str(r["id"]): r for r in rules_of(policy)}
@@ -171,6 +173,7 @@ def update_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Ans
     fields = {k: copy.deepcopy(v) for k, v in body.items() if k not in ("@odata.type", "id")}
     policy.overrides[rule_id] = {**policy.overrides.get(rule_id, {}), **fields}
     policy.last_modified = tenant.now()
+    policy.guid = ids.new_guid()  # a policy's id changes on update (reference 3.2, 8)
     tenant.record_accepted()
     return Answer(204, None)
 

@@ -341,7 +341,7 @@ def process_request(
             request.status = "Failed"
         elif not request.is_validation_only:
             del tenant.schedules[existing.id]
-        tenant.requests[request.id] = request
+        tenant.add_request(request)
         return request
 
     life = parse_lifetime(body.get("scheduleInfo"), now,
@@ -359,6 +359,11 @@ def process_request(
         if force_failed:
             request.status = "Failed"
         elif not request.is_validation_only:
+            if not tenant.schedules.with_value("group_id", group_id):  # type: ignore[attr-defined]
+                # the group's first assignment onboards it to PIM: its policies get new ids
+                # (reference 3.2)
+                for access_id in ("member", "owner"):
+                    tenant.policy_for(group_id, access_id).guid = ids.new_guid()
             tenant.schedules[new_id] = Schedule(
                 id=new_id,
                 kind=kind,
@@ -386,5 +391,5 @@ def process_request(
                 existing.start = life.start
             existing.end = life.end
             existing.modified = now
-    tenant.requests[request.id] = request
+    tenant.add_request(request)
     return request

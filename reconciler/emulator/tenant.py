@@ -142,8 +142,19 @@ class Tenant:
         self.granted_permissions: set[str] | None = None
         self.request_log: list[LogEntry] = []
         self._accepted = 0
+        self.request_history: int | None = None
+        """Keep at most this many schedule requests (fixture `request_history`); older ones
+        are purged, as Graph purges request history (reference 1.2: schedules, never
+        requests, are the source of truth). None keeps all."""
         self.pinned_variants: dict[str, str] = {}  # the fixture's graph_variants
         self.variants: dict[str, str] = variants.resolve()
+
+    def add_request(self, request: ScheduleRequest) -> None:
+        """Record a processed schedule request, purging the oldest beyond `request_history`."""
+        self.requests[request.id] = request
+        if self.request_history is not None:
+            while len(self.requests) > self.request_history:
+                del self.requests[next(iter(self.requests))]
 
     def variant(self, name: str) -> str:
         """The value of the unconfirmed-behaviour switch `name` (`emulator.variants`)."""

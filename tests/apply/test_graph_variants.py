@@ -73,3 +73,47 @@ def test_describe_lists_every_switch_with_its_reference():
     for switch in variants.SWITCHES:
         assert f"{switch.name}: {switch.default} | " in text
         assert f"(reference {switch.reference})" in text
+
+
+def test_apply_converges_when_graph_keeps_no_request_history(tmp_path: Path):
+    # Graph purges schedule requests; nothing in the product may rely on them
+    data = yaml.safe_load((ROOT / "examples" / "tenant.yaml").read_text("utf-8"))
+    data["request_history"] = 0
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    examples = str(ROOT / "examples" / "assignments")
+    applied = run_cli("--now", NOW, "apply", examples, "--emulator", str(tenant), "--yes")
+    assert applied.exit_code == 3, applied.stdout  # one removal deferred (five minutes)
+    assert "0 failed" in applied.stdout
+    saved = yaml.safe_load(tenant.read_text("utf-8"))
+    assert saved.get("requests") in (None, [])
+    again = run_cli("--now", NOW, "plan", examples, "--emulator", str(tenant), "--format",
+                    "json").json()
+    assert again["policy_changes"] == []
+    assert [(c["action"], c["principal"]) for c in again["changes"]] == [
+        ("remove", "kofi.mensah@contoso.example")]
+
+
+def test_request_history_keeps_only_the_newest():
+    from reconciler.emulator.fixture import load_tenant
+    from reconciler.emulator.state import ScheduleRequest
+
+    tenant = load_tenant({"now": NOW, "request_history": 2})
+    for n in range(3):
+        tenant.add_request(ScheduleRequest(id=f"r{n}", kind="eligible", action="adminAssign",
+                                           status="Provisioned", group_id="g", access="member",
+                                           principal_id="p", created=tenant.now(),
+                                           completed=tenant.now()))
+    assert list(tenant.requests) == ["r1", "r2"]
+
+
+def test_an_unauthorized_operation_403_on_reads_is_one_clear_line(tmp_path: Path):
+    data = yaml.safe_load((ROOT / "examples" / "tenant.yaml").read_text("utf-8"))
+    data["faults"] = [{"match": "GET */eligibilitySchedules", "kind": "unauthorized"}]
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    run = run_cli("--now", NOW, "plan", str(ROOT / "examples" / "assignments"), "--emulator",
+                  str(tenant))
+    assert run.exit_code == 1
+    assert "Traceback" not in run.stderr + run.stdout
+    assert "403" in run.stderr and "Attempted to perform an unauthorized operation." in run.stderr

@@ -48,7 +48,14 @@ def test_patch_answers_204_and_the_rule_reads_back(tenant: Tenant) -> None:
             rule = (await client.get(url)).json()
             ok = await _patch(client, url, {**rule, "maximumDuration": "PT1H45M"})
             assert ok.status_code == 204 and ok.content == b""
-            assert (await client.get(url)).json()["maximumDuration"] == "PT1H45M"
+            # the update gave the policy a new id (reference 3.2): the old one is gone, the
+            # policy is found again through its assignment
+            gone = await client.get(url)
+            assert (gone.status_code, gone.json()["error"]["code"]) == (404, "ResourceNotFound")
+            again = await _rule_url(client, tenant.id_of("grp-app"), "owner",
+                                    "Expiration_EndUser_Assignment")
+            assert again != url
+            assert (await client.get(again)).json()["maximumDuration"] == "PT1H45M"
             member = await _rule_url(client, tenant.id_of("grp-app"), "member",
                                      "Expiration_EndUser_Assignment")
             assert (await client.get(member)).json()["maximumDuration"] == "PT8H"
@@ -80,6 +87,8 @@ def test_rule_updates_refused_from_the_wire_facts(tenant: Tenant) -> None:
             enable = (await client.get(enable_url)).json()
             assert (await _patch(client, enable_url, {
                 **enable, "enabledRules": ["MultiFactorAuthentication"]})).status_code == 204
+            context_url = await _rule_url(client, gid, "member",  # the policy's new id
+                                          "AuthenticationContext_EndUser_Assignment")
             context = (await client.get(context_url)).json()
             both = await _patch(client, context_url, {**context, "isEnabled": True,
                                                       "claimValue": "c1"})

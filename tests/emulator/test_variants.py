@@ -107,3 +107,19 @@ def test_week_durations_and_instants_without_zone(tenant: Tenant) -> None:
     assert status == 201
     assert tenant.schedules[created["targetScheduleId"]].end.isoformat() == \
         "2027-01-01T00:00:00+00:00"
+
+
+def test_the_first_assignment_onboards_a_group_and_changes_its_policy_ids(tenant: Tenant
+                                                                          ) -> None:
+    gid = tenant.id_of("grp-open")
+    assert not tenant.schedules.with_value("group_id", gid)  # type: ignore[attr-defined]
+    before = {a: tenant.policy_for(gid, a).policy_id for a in ("member", "owner")}
+    body = body_for(tenant, "kim@contoso.example", "grp-open",
+                    scheduleInfo=after_duration("P10D"))
+    assert post(tenant, ELIG, body)[0] == 201
+    after = {a: tenant.policy_for(gid, a).policy_id for a in ("member", "owner")}
+    assert all(before[a] != after[a] for a in before)
+    second = body_for(tenant, "sam@contoso.example", "grp-open",
+                      scheduleInfo=after_duration("P10D"))
+    assert post(tenant, ELIG, second)[0] == 201
+    assert {a: tenant.policy_for(gid, a).policy_id for a in ("member", "owner")} == after
