@@ -37,3 +37,29 @@ def case_id(path: Path) -> str:
 @pytest.fixture
 def examples() -> Path:
     return ROOT / "examples"
+
+
+GRAPH_VARIANT_TESTS = (
+    "tests/test_cases.py",
+    "tests/config/test_shared_cases.py",
+    "tests/apply/",
+    "tests/graph/test_against_emulator.py",
+    "tests/reports/test_cli_reports.py",
+    "tests/test_plan_shows_everything.py",
+)
+"""The end-to-end tests whose outcome may depend on how Graph answers where the reference is
+unconfirmed: marked `graph_variant`, and run a second time with every emulator switch on its
+other option (tests/test_graph_variant_matrix.py)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "graph_variant: end-to-end test run again under the emulator's "
+        "alternative readings of unconfirmed Graph behaviour (emulator/variants.py)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        if rel.startswith(GRAPH_VARIANT_TESTS):
+            item.add_marker(pytest.mark.graph_variant)
