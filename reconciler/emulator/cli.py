@@ -3,6 +3,10 @@
 The clock: an `OffsetClock` starting at the file's `now` when it has one (time then runs
 forward in real time from that instant, so relative-time fixtures keep their meaning), else
 the system clock.
+
+`--save-on-exit` and `--log` are written when serving ends, SIGTERM (docker stop, process
+managers, CI) included: from uvicorn's graceful shutdown (see `server.serve`'s `on_exit`),
+each atomically (temp file in the same directory, fsync, `os.replace`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from pathlib import Path
 import click
 
 from reconciler.clock import Clock, OffsetClock, SystemClock
-from reconciler.emulator.fixture import load_tenant, read_fixture, save_tenant
+from reconciler.emulator import variants
+from reconciler.emulator.fixture import load_tenant, read_fixture, save_tenant, write_atomically
 from reconciler.emulator.server import RemoteBindRefused, base_url, check_host, free_port, serve
 from reconciler.emulator.tenant import Tenant
 from reconciler.emulator.timefmt import format_plain_time, parse_time
@@ -38,21 +43,25 @@ def load_for_serving(
 
 def write_log(tenant: Tenant, path: Path) -> None:
     """Write `tenant.request_log` as JSON lines: method, path (with query), status, latency_ms,
-    action, request_status, batch_item (True for a `$batch` sub-request)."""
+    action, request_status, batch_item (True for a `$batch` sub-request).
+
+    Atomically: a temp file in the same directory, fsync, `os.replace`.
+    """
     with tenant.lock:
         entries = list(tenant.request_log)
-    with path.open("w", encoding="utf-8") as handle:
-        for e in entries:
-            row = {
-                "method": e.method,
-                "path": e.path,
-                "status": e.status,
-                "latency_ms": e.latency_ms,
-                "action": e.action,
-                "request_status": e.request_status,
-                "batch_item": e.batch_item,
-            }
-            handle.write(json.dumps(row) + "\n")
+    lines = []
+    for e in entries:
+        row = {
+            "method": e.method,
+            "path": e.path,
+            "status": e.status,
+            "latency_ms": e.latency_ms,
+            "action": e.action,
+            "request_status": e.request_status,
+            "batch_item": e.batch_item,
+        }
+        lines.append(json.dumps(row) + "\n")
+    write_atomically(path, "".join(lines))
 
 
 @click.group(name="emulator")
@@ -60,7 +69,7 @@ def emulator() -> None:
     """A local Microsoft Graph PIM-for-Groups emulator."""
 
 
-@emulator.command(name="serve")
+@emulator.command(name="serve", epilog="\b\n" + variants.describe())
 @click.option(
     "--state",
     "state",
@@ -73,13 +82,19 @@ def emulator() -> None:
 @click.option("--latency-ms", default=0, type=int, help="Added to every answer.")
 @click.option("--page-size", default=None, type=int, help="Override the fixture's page size.")
 @click.option("--allow-remote", is_flag=True, help="Allow binding a non-loopback address.")
-@click.option("--save-on-exit", is_flag=True, help="Write the state back to --state on exit.")
+@click.option(
+    "--save-on-exit",
+    is_flag=True,
+    help="On exit (SIGTERM or SIGINT/Ctrl-C included), write the state back to --state, "
+    "atomically.",
+)
 @click.option(
     "--log",
     "log_file",
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="On exit, write the request log here as JSON lines (one answered request each).",
+    help="On exit (SIGTERM or SIGINT/Ctrl-C included), write the request log here as JSON "
+    "lines (one answered request each), atomically.",
 )
 @click.option(
     "--clock",
@@ -99,7 +114,12 @@ def serve_command(
     save_on_exit: bool,
     log_file: Path | None,
 ) -> None:
-    """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted."""
+    """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted.
+
+    On SIGTERM or SIGINT (Ctrl-C) the server stops taking connections, lets requests in
+    flight finish (up to 5 s), then writes --log and, with --save-on-exit, the state back to
+    --state, once each and atomically (temp file beside the target, then renamed over it).
+    """
     try:
         check_host(host, allow_remote)
     except RemoteBindRefused as exc:
@@ -115,11 +135,22 @@ def serve_command(
             f"{format_plain_time(started)} plan DIR --graph-url {base_url(host, chosen)}",
             err=True,
         )
-    try:
-        serve(tenant, host=host, port=chosen, latency_ms=latency_ms, allow_remote=allow_remote)
-    finally:
-        if log_file is not None:
-            write_log(tenant, log_file)
-        if save_on_exit:
-            save_tenant(tenant, state)
-            click.echo(f"saved state to {state}", err=True)
+
+    def write_outputs() -> None:
+        try:
+            if log_file is not None:
+                write_log(tenant, log_file)
+                click.echo(f"wrote request log to {log_file}", err=True)
+        finally:  # the state is saved even when the log could not be written
+            if save_on_exit:
+                save_tenant(tenant, state)
+                click.echo(f"saved state to {state}", err=True)
+
+    serve(
+        tenant,
+        host=host,
+        port=chosen,
+        latency_ms=latency_ms,
+        allow_remote=allow_remote,
+        on_exit=write_outputs,
+    )

@@ -101,6 +101,12 @@ def save_tenant(tenant: Tenant, path: str | Path) -> None:
         text = json.dumps(data, indent=2) + "\n"
     else:
         text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    write_atomically(target, text)
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write `text` (UTF-8) to `target` so a reader sees the old file or the whole new one:
+    a temp file in the same directory, fsync, `os.replace`; the temp file is removed on error."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

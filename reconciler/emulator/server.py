@@ -2,6 +2,11 @@
 
 `serve` blocks; `running_server` runs uvicorn in a background thread on a free port and
 yields the base URL `http://127.0.0.1:PORT/v1.0`, shutting it down on exit.
+
+`serve(on_exit=...)` runs its hook exactly once, inside uvicorn's graceful shutdown. That is
+the one place that works for SIGTERM: uvicorn catches SIGINT and SIGTERM, shuts down, restores
+the previous handlers and then raises the signal again. For SIGTERM the previous handler is
+the default one, so the process dies right there and no `finally` around `serve` ever runs.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -42,7 +47,18 @@ def check_host(host: str, allow_remote: bool) -> None:
         )
 
 
-def _config(tenant: Tenant, host: str, port: int, latency_ms: int) -> uvicorn.Config:
+GRACEFUL_SHUTDOWN_S = 5
+"""How long `serve` lets requests in flight finish on shutdown before cancelling them (so the
+exit hook runs well before `docker stop` follows SIGTERM with SIGKILL after 10 s)."""
+
+
+def _config(
+    tenant: Tenant,
+    host: str,
+    port: int,
+    latency_ms: int,
+    graceful_shutdown_s: float | None = None,
+) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(tenant, latency_ms=latency_ms),
         host=host,
@@ -50,7 +66,30 @@ def _config(tenant: Tenant, host: str, port: int, latency_ms: int) -> uvicorn.Co
         log_level="warning",
         access_log=False,
         lifespan="off",
+        timeout_graceful_shutdown=graceful_shutdown_s,
     )
+
+
+class _ExitHookServer(uvicorn.Server):
+    """A uvicorn server that runs `on_exit` at most once: at the end of its graceful shutdown
+    (while uvicorn's own signal handlers are still installed, before it raises the caught
+    signal again), or from `run_exit_hook` if the server never got that far."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def run_exit_hook(self) -> None:
+        """Run `on_exit` unless it has run (or started running) already."""
+        hook, self._on_exit = self._on_exit, None
+        if hook is not None:
+            hook()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets=sockets)
+        finally:
+            self.run_exit_hook()
 
 
 def base_url(host: str, port: int) -> str:
@@ -72,13 +111,25 @@ def serve(
     port: int = 0,
     latency_ms: int = 0,
     allow_remote: bool = False,
+    on_exit: Callable[[], None] | None = None,
 ) -> None:
     """Serve `tenant` until interrupted (blocking). `port` 0 picks a free port.
+
+    `on_exit` runs exactly once when serving ends: on SIGTERM and SIGINT inside uvicorn's
+    graceful shutdown (after requests in flight finished, or were cancelled after
+    `GRACEFUL_SHUTDOWN_S`, and before uvicorn raises the signal again, which for SIGTERM ends
+    the process), otherwise (say the port could not be bound) on the way out of `serve`.
+    An exception from `on_exit` propagates.
 
     Raises `RemoteBindRefused` for a non-loopback host without `allow_remote`.
     """
     check_host(host, allow_remote)
-    uvicorn.Server(_config(tenant, host, port or free_port(host), latency_ms)).run()
+    config = _config(tenant, host, port or free_port(host), latency_ms, GRACEFUL_SHUTDOWN_S)
+    server = _ExitHookServer(config, on_exit)
+    try:
+        server.run()
+    finally:
+        server.run_exit_hook()
 
 
 @contextlib.contextmanager
