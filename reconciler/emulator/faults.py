@@ -28,8 +28,16 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import asdict, dataclass
 
-KINDS = ("error", "committed", "failed", "latency", "lag", "ignored", "unprovisioned",
-         "unauthorized")
+KINDS = (
+    "error",
+    "committed",
+    "failed",
+    "latency",
+    "lag",
+    "ignored",
+    "unprovisioned",
+    "unauthorized",
+)
 UNAUTHORIZED_MESSAGE = "Attempted to perform an unauthorized operation."
 
 _DEFAULT_CODES = {

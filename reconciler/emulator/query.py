@@ -10,7 +10,12 @@ from typing import Any
 from reconciler.emulator import odata
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import bad_request
-from reconciler.emulator.resources import directory_object_json, group_json, schedule_json
+from reconciler.emulator.resources import (
+    directory_object_json,
+    group_json,
+    instance_json,
+    schedule_json,
+)
 from reconciler.emulator.tenant import Tenant
 
 
@@ -26,9 +31,14 @@ def page(tenant: Tenant, call: Call, rows: list[dict[str, Any]], context: str) -
     size = tenant.page_size
     if params.get("top"):
         try:
-            size = max(1, min(size, int(params["top"])))
+            top = int(params["top"])
         except ValueError as exc:
             raise bad_request(f"Invalid $top value '{params['top']}'.") from exc
+        if top < 0:
+            raise bad_request(f"Invalid $top value '{params['top']}'.")
+        if top == 0:  # no rows and no nextLink
+            return Answer(200, {"@odata.context": context, "value": []})
+        size = min(size, top)
     offset = odata.decode_skiptoken(params["skiptoken"]) if params.get("skiptoken") else 0
     body: dict[str, Any] = {"@odata.context": context, "value": rows[offset : offset + size]}
     if offset + size < len(rows):
@@ -42,9 +52,13 @@ def page(tenant: Tenant, call: Call, rows: list[dict[str, Any]], context: str) -
     return Answer(200, body)
 
 
-def filter_of(call: Call, allowed: set[str]) -> odata.Filter | None:
+def filter_of(
+    call: Call, allowed: set[str], ne_fields: frozenset[str] = frozenset()
+) -> odata.Filter | None:
     """The call's `$filter` with field names in their canonical case, or None; 400 for a
-    field outside `allowed`."""
+    field outside `allowed` and for `ne` on a field outside `ne_fields` (the resource pages
+    list `ne` for a few properties only, reference 1.3; Graph's directory objects take `ne`
+    only as an advanced query, which the emulator does not serve: the stricter answer)."""
     text = call.params.get("filter")
     if not text:
         return None
@@ -53,7 +67,58 @@ def filter_of(call: Call, allowed: set[str]) -> odata.Filter | None:
     for name in odata.fields_of(tree):
         if name.lower() not in lowered:
             raise bad_request(f"Invalid filter clause: property '{name}' is not filterable here.")
+    ne_lowered = {f.lower() for f in ne_fields}
+    for field, op in _comparisons(tree):
+        if op == "ne" and field.lower() not in ne_lowered:
+            raise bad_request(
+                f"Invalid filter clause: the 'ne' operator is not supported on '{field}' here."
+            )
     return _normalise(tree, lowered)
+
+
+def _comparisons(tree: odata.Filter) -> list[tuple[str, str]]:
+    if isinstance(tree, odata.Compare):
+        return [(tree.field, tree.op)]
+    return _comparisons(tree.left) + _comparisons(tree.right)
+
+
+def selected(call: Call, known: set[str], type_name: str) -> list[str]:
+    """The `$select`ed property names; 400 `BadRequest` for one the resource does not have
+    (as Graph answers: "Could not find a property named ... on type ...")."""
+    names = odata.split_list(call.params.get("select"))
+    lowered = {k.lower() for k in known}
+    for name in names:
+        if name.lower() not in lowered:
+            raise bad_request(
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
+            )
+    return names
+
+
+def ordered(
+    call: Call, rows: list[dict[str, Any]], known: set[str], type_name: str
+) -> list[dict[str, Any]]:
+    """`rows` sorted by `$orderby` (`field [asc|desc]`, comma-separated; reference 1.3 saw
+    `createdDateTime desc` on requests); 400 `BadRequest` for a property the type does not
+    have or a direction other than asc / desc. Stable; missing values sort first."""
+    keys: list[tuple[str, bool]] = []
+    lowered = {k.lower(): k for k in known}
+    for part in odata.split_list(call.params.get("orderby")):
+        name, _, direction = part.strip().partition(" ")
+        direction = direction.strip().lower() or "asc"
+        if name.lower() not in lowered:
+            raise bad_request(
+                f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'."
+            )
+        if direction not in ("asc", "desc"):
+            raise bad_request(f"Invalid $orderby direction '{direction}'.")
+        keys.append((lowered[name.lower()], direction == "desc"))
+    out = list(rows)
+    for field, descending in reversed(keys):
+        out.sort(
+            key=lambda r, f=field: (r.get(f) is not None, str(r.get(f) or "")), reverse=descending
+        )
+    return out
 
 
 def _normalise(tree: odata.Filter, names: dict[str, str]) -> odata.Filter:
@@ -75,9 +140,35 @@ def expand(tenant: Tenant, call: Call, row: dict[str, Any]) -> dict[str, Any]:
         elif name == "targetSchedule" and "targetScheduleId" in row:
             target = tenant.schedules.get(row.get("targetScheduleId") or "")
             row["targetSchedule"] = schedule_json(target) if target else None
-        elif name not in ("activatedUsing", "*"):
+        elif name == "activatedUsing" and ("assignmentType" in row or "action" in row):
+            # on assignment schedules and instances (and requests: null for admin actions)
+            row["activatedUsing"] = _activated_using(tenant, row)
+        elif name != "*":
             raise bad_request(f"Could not find a property named '{name}' to expand.")
     return row
+
+
+def _activated_using(tenant: Tenant, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The eligibility an activation came from (reference 1.3: null unless the row is an
+    activation): the direct eligibility schedule of the same group, access and principal
+    (the emulator does not store the link; an activation needs one), as a schedule, or as an
+    instance when `row` is one."""
+    if str(row.get("assignmentType", "")).lower() != "activated":
+        return None
+    for schedule in tenant.schedules.values():
+        if (
+            schedule.kind == "eligible"
+            and schedule.group_id == row.get("groupId")
+            and schedule.access == str(row.get("accessId", "")).lower()
+            and schedule.principal_id == row.get("principalId")
+            and schedule.member_type == "direct"
+        ):
+            return (
+                instance_json(schedule)
+                if "assignmentScheduleId" in row
+                else schedule_json(schedule)
+            )
+    return None
 
 
 def eq_strings(tree: odata.Filter | None) -> dict[str, str]:

@@ -165,3 +165,105 @@ def directory_object_json(obj: User | Group | ServicePrincipal) -> dict[str, Any
     if isinstance(obj, Group):
         return group_json(obj)
     return service_principal_json(obj)
+
+
+_NAVIGATION = {"principal", "group"}
+_PIM_PROPERTIES: dict[str, set[str]] = {
+    # the shapes above plus their navigation properties (reference 2.2-2.7)
+    "schedule": {
+        "id",
+        "createdDateTime",
+        "modifiedDateTime",
+        "createdUsing",
+        "status",
+        "scheduleInfo",
+        "accessId",
+        "principalId",
+        "groupId",
+        "memberType",
+        "assignmentType",
+        "activatedUsing",
+        *_NAVIGATION,
+    },
+    "instance": {
+        "id",
+        "startDateTime",
+        "endDateTime",
+        "accessId",
+        "principalId",
+        "groupId",
+        "memberType",
+        "assignmentType",
+        "assignmentScheduleId",
+        "eligibilityScheduleId",
+        "activatedUsing",
+        *_NAVIGATION,
+    },
+    "request": {
+        "id",
+        "status",
+        "createdDateTime",
+        "completedDateTime",
+        "approvalId",
+        "customData",
+        "createdBy",
+        "action",
+        "isValidationOnly",
+        "justification",
+        "scheduleInfo",
+        "ticketInfo",
+        "principalId",
+        "accessId",
+        "groupId",
+        "targetScheduleId",
+        "targetSchedule",
+        *_NAVIGATION,
+    },
+}
+_ASSIGNMENT_ONLY = {"assignmentType", "assignmentScheduleId", "activatedUsing"}
+_TYPE_SUFFIX = {
+    "schedule": "Schedule",
+    "instance": "ScheduleInstance",
+    "request": "ScheduleRequest",
+}
+
+
+def pim_selectable(kind: str, what: str) -> tuple[set[str], str]:
+    """(the properties `$select` / `$orderby` may name, the type name Graph's errors use) of a
+    PIM resource: `kind` "eligible" | "active", `what` "schedule" | "instance" | "request"."""
+    known = set(_PIM_PROPERTIES[what])
+    if kind == "eligible":
+        known -= _ASSIGNMENT_ONLY
+        if what == "request":
+            known.discard("activatedUsing")
+        word = "Eligibility"
+    else:
+        known.discard("eligibilityScheduleId")
+        if what == "request":
+            known.add("activatedUsing")
+        word = "Assignment"
+    return known, f"privilegedAccessGroup{word}{_TYPE_SUFFIX[what]}"
+
+
+DIRECTORY_SELECTABLE: dict[str, tuple[set[str], str]] = {
+    "users": ({"id", "displayName", "userPrincipalName", "mail", "accountEnabled"}, "user"),
+    "groups": (
+        {
+            "id",
+            "displayName",
+            "description",
+            "groupTypes",
+            "mailEnabled",
+            "securityEnabled",
+            "onPremisesSyncEnabled",
+            "isAssignableToRole",
+            "membershipRule",
+        },
+        "group",
+    ),
+    "servicePrincipals": (
+        {"id", "displayName", "appId", "servicePrincipalType", "accountEnabled"},
+        "servicePrincipal",
+    ),
+}
+"""Directory resource -> (properties `$select` may name, type name in errors)."""

@@ -7,22 +7,16 @@ answers 400 `BadRequest`, a known path with another method 405.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 from collections.abc import Callable
-from typing import Any
 
-from reconciler.emulator import ids, routes_directory, routes_pim, routes_policy
+from reconciler.emulator import batch, ids, routes_directory, routes_pim, routes_policy
 from reconciler.emulator.calls import Answer, Call
-from reconciler.emulator.errors import GraphError, bad_request, envelope
+from reconciler.emulator.errors import GraphError, envelope
 from reconciler.emulator.routes_pim import PAG, REQUEST_COLLECTION
-from reconciler.emulator.tenant import LogEntry, Tenant
+from reconciler.emulator.tenant import Tenant
 
 __all__ = ["Answer", "Call", "dispatch"]
-
-MAX_BATCH = 20
-"""JSON batching limit (reference 1.5)."""
 
 
 def dispatch(tenant: Tenant, call: Call) -> Answer:
@@ -77,69 +71,7 @@ def _route(tenant: Tenant, call: Call) -> Answer:
 
 
 def _batch(tenant: Tenant, call: Call) -> Answer:
-    if call.batch_item:
-        raise bad_request("A batch request cannot contain another batch request.")
-    items = call.body.get("requests") if isinstance(call.body, dict) else None
-    if not isinstance(items, list):
-        raise bad_request("The batch body must have a 'requests' array.")
-    if len(items) > MAX_BATCH:
-        raise bad_request(f"The number of batch requests exceeds the maximum of {MAX_BATCH}.")
-    responses = []
-    for item in items:
-        responses.append(_batch_item(tenant, call, item))
-    return Answer(200, {"responses": responses})
-
-
-def _batch_item(tenant: Tenant, call: Call, item: Any) -> dict[str, Any]:
-    if not isinstance(item, dict) or "id" not in item or "method" not in item or "url" not in item:
-        err = envelope(
-            "BadRequest",
-            "Each batch request needs id, method and url.",
-            tenant.now(),
-            ids.new_guid(),
-            ids.new_guid(),
-        )
-        return {
-            "id": str(item.get("id") if isinstance(item, dict) else ""),
-            "status": 400,
-            "body": err,
-        }
-    url = str(item["url"])
-    url = re.sub(r"^(https?://[^/]+)?(/v1\.0)?", "", url)
-    if not url.startswith("/"):
-        url = "/" + url
-    path, _, query = url.partition("?")
-    body = item.get("body")
-    if isinstance(body, str):
-        with contextlib.suppress(ValueError):
-            body = json.loads(body)
-    headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
-    sub = Call(
-        str(item["method"]).upper(), path, query, body, headers, call.base_url, batch_item=True
-    )
-    answer = dispatch(tenant, sub)
-    tenant.log(
-        LogEntry(
-            sub.method,
-            url,
-            answer.status,
-            0.0,
-            answer.action,
-            answer.request_status,
-            batch_item=True,
-        )
-    )
-    out: dict[str, Any] = {
-        "id": str(item["id"]),
-        "status": answer.status,
-        "headers": {
-            k: v for k, v in answer.headers.items() if k.lower() in ("retry-after", "location")
-        },
-    }
-    if answer.body is not None:
-        out["headers"]["Content-Type"] = "application/json"
-        out["body"] = answer.body
-    return out
+    return batch.run(tenant, call, dispatch)
 
 
 ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [

@@ -13,7 +13,9 @@ from reconciler.emulator import odata, permissions
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import bad_request, not_found
 from reconciler.emulator.query import context_url, eq_strings, filter_of, page
+from reconciler.emulator.query import selected as query_selected
 from reconciler.emulator.resources import (
+    DIRECTORY_SELECTABLE,
     directory_object_json,
     group_json,
     service_principal_json,
@@ -80,7 +82,7 @@ def _list_directory(tenant: Tenant, call: Call, kind: str) -> Answer:
     kind = _kind_name(kind)
     permissions.require(tenant.granted_permissions, _DIRECTORY_SCOPES[kind], directory=True)
     tree = filter_of(call, _DIRECTORY_FIELDS[kind])
-    selected = odata.split_list(call.params.get("select"))
+    selected = query_selected(call, *DIRECTORY_SELECTABLE[kind])
     rows = [
         odata.select(r, selected)
         for r in _directory_rows(tenant, kind, tree)
@@ -95,7 +97,7 @@ def _get_directory(tenant: Tenant, call: Call, kind: str, key: str) -> Answer:
     low = key.lower()
     for row in _directory_rows(tenant, kind):
         if low == str(row["id"]).lower() or low == str(row.get("userPrincipalName", "")).lower():
-            selected = odata.split_list(call.params.get("select"))
+            selected = query_selected(call, *DIRECTORY_SELECTABLE[kind])
             return Answer(
                 200,
                 {
@@ -110,7 +112,7 @@ def _get_sp_by_app_id(tenant: Tenant, call: Call, app_id: str) -> Answer:
     permissions.require(tenant.granted_permissions, permissions.SERVICE_PRINCIPALS, directory=True)
     for sp in tenant.service_principals.values():
         if sp.app_id.lower() == app_id.lower():
-            selected = odata.split_list(call.params.get("select"))
+            selected = query_selected(call, *DIRECTORY_SELECTABLE["servicePrincipals"])
             return Answer(200, odata.select(service_principal_json(sp), selected))
     raise not_found(app_id)
 

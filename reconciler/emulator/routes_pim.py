@@ -15,11 +15,13 @@ from typing import Any
 from reconciler.emulator import ids, odata, permissions
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import GraphError, bad_request, invalid_request
-from reconciler.emulator.query import context_url, eq_strings, expand, filter_of, page
+from reconciler.emulator.query import context_url, eq_strings, expand, filter_of, ordered, page
+from reconciler.emulator.query import selected as query_selected
 from reconciler.emulator.resources import (
     COLLECTIONS,
     ODATA_TYPES,
     instance_json,
+    pim_selectable,
     request_json,
     schedule_json,
 )
@@ -50,6 +52,10 @@ _SCHEDULE_FIELDS = {
     "createdUsing",
     "assignmentType",
 }
+# `ne` as the resource pages list it (reference 1.3); elsewhere 400
+_SCHEDULE_NE = frozenset({"id", "status", "createdUsing"})
+_INSTANCE_NE = frozenset({"id", "eligibilityScheduleId", "assignmentScheduleId"})
+_REQUEST_NE = frozenset({"id", "createdBy", "principalId", "targetScheduleId"})
 _INSTANCE_FIELDS = {
     "id",
     "accessId",
@@ -124,10 +130,10 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
     """GET a PIM collection (schedules, instances or requests) with `$filter`/`$select`/…"""
     collection = _canonical_collection(collection)
     kind, what = COLLECTIONS[collection]
-    selected = odata.split_list(call.params.get("select"))
+    selected = query_selected(call, *pim_selectable(kind, what))
     if what == "request":
         permissions.require(tenant.granted_permissions, permissions.pim_requests_read(kind))
-        tree = filter_of(call, _REQUEST_FIELDS)
+        tree = filter_of(call, _REQUEST_FIELDS, _REQUEST_NE)
         if tree is None:
             return Answer(
                 200,
@@ -139,9 +145,6 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
                 },
             )
         rows = [request_json(r) for r in tenant.requests.values() if r.kind == kind]
-        orderby = call.params.get("orderby", "")
-        if "createddatetime" in orderby.lower():
-            rows.sort(key=lambda r: r["createdDateTime"], reverse="desc" in orderby.lower())
     else:
         permissions.require(tenant.granted_permissions, permissions.pim_read(kind))
         allowed = set(_SCHEDULE_FIELDS if what == "schedule" else _INSTANCE_FIELDS)
@@ -149,7 +152,7 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
             allowed -= {"assignmentType", "assignmentScheduleId"}
         else:
             allowed -= {"eligibilityScheduleId"}
-        tree = filter_of(call, allowed)
+        tree = filter_of(call, allowed, _SCHEDULE_NE if what == "schedule" else _INSTANCE_NE)
         if tree is None or not ({"groupId", "principalId"} & odata.required_eq(tree)):
             raise bad_request(
                 "The $filter query parameter must include an 'eq' condition on groupId or "
@@ -161,6 +164,7 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
         else:
             rows = [instance_json(s) for s in schedules if _in_force(tenant, s)]
     rows = [r for r in rows if tree is None or odata.matches(tree, r)]
+    rows = ordered(call, rows, *pim_selectable(kind, what))
     rows = [odata.select(expand(tenant, call, r), selected) for r in rows]
     return page(
         tenant,
@@ -193,7 +197,7 @@ def get_pim(tenant: Tenant, call: Call, collection: str, item_id: str) -> Answer
             row = instance_json(found[0]) if found else None
         if row is None:
             raise GraphError(404, "ResourceNotFound", f"The resource '{item_id}' was not found.")
-    row = odata.select(expand(tenant, call, row), odata.split_list(call.params.get("select")))
+    row = odata.select(expand(tenant, call, row), query_selected(call, *pim_selectable(kind, what)))
     row = {
         "@odata.context": context_url(
             call, f"identityGovernance/privilegedAccess/group/{collection}/$entity"

@@ -139,8 +139,12 @@ def _get_policy(tenant: Tenant, call: Call, item_id: str) -> Answer:
 def list_rules(tenant: Tenant, call: Call, policy_id: str) -> Answer:
     permissions.require(tenant.granted_permissions, permissions.POLICIES)
     policy = _find_policy(tenant, policy_id)
-    return page(tenant, call, rules_of(policy),
-                context_url(call, f"policies/roleManagementPolicies('{policy.policy_id}')/rules"))
+    return page(
+        tenant,
+        call,
+        rules_of(policy),
+        context_url(call, f"policies/roleManagementPolicies('{policy.policy_id}')/rules"),
+    )
 
 
 def get_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Answer:
@@ -200,11 +204,14 @@ def _validate_rule(rule_id: str, body: dict[str, Any], after: dict[str, dict[str
             if not any((s or {}).get("primaryApprovers") for s in stages):
                 raise _invalid_rule("Approval is required but no primary approver is set.")
     mfa = "MultiFactorAuthentication" in (
-        after.get("Enablement_EndUser_Assignment", {}).get("enabledRules") or [])
+        after.get("Enablement_EndUser_Assignment", {}).get("enabledRules") or []
+    )
     context = after.get("AuthenticationContext_EndUser_Assignment", {}).get("isEnabled")
     if mfa and context:
-        raise _invalid_rule("MultiFactorAuthentication and an authentication context cannot "
-                            "both be required on activation.")
+        raise _invalid_rule(
+            "MultiFactorAuthentication and an authentication context cannot "
+            "both be required on activation."
+        )
 
 
 def _invalid_rule(message: str) -> GraphError:

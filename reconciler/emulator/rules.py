@@ -115,8 +115,9 @@ def _required_str(body: dict[str, Any], key: str) -> str:
     return value.strip()
 
 
-def parse_lifetime(info: object, now: datetime, *, naive_utc: bool = False,
-                   weeks: bool = False) -> Lifetime:
+def parse_lifetime(
+    info: object, now: datetime, *, naive_utc: bool = False, weeks: bool = False
+) -> Lifetime:
     """Read `scheduleInfo` (reference 2.1). Raises `GraphError` for malformed or refused parts.
     `naive_utc` / `weeks`: the `instant_without_zone: utc` / `week_durations: accepted`
     variants."""
@@ -188,8 +189,9 @@ def _refusal(tenant: Tenant, kind: str, switch: str) -> GraphError:
     code = "ActiveDurationTooShort" if kind == "active" else tenant.variant(switch)
     if code == "ActiveDurationTooShort":
         return too_short()
-    return GraphError(400, code, "The role assignment request is invalid: the five-minute "
-                      "minimum applies.")
+    return GraphError(
+        400, code, "The role assignment request is invalid: the five-minute minimum applies."
+    )
 
 
 def _check_floor(tenant: Tenant, kind: str, life: Lifetime) -> None:
@@ -298,13 +300,17 @@ def process_request(
         raise GraphError(404, "ResourceNotFound", f"The resource '{group_id}' was not found.")
     if group.pim_refusal:
         raise GraphError(
-            400, tenant.variant("unmanageable_group_code"),
+            400,
+            tenant.variant("unmanageable_group_code"),
             f"The role assignment request is invalid: group '{group_id}' has "
-            f"{group.pim_refusal} and cannot be managed in PIM for Groups."
+            f"{group.pim_refusal} and cannot be managed in PIM for Groups.",
         )
     if tenant.directory_object(principal_id) is None:
-        raise GraphError(400, tenant.variant("unknown_principal_code"),
-                         f"The subject '{principal_id}' was not found.")
+        raise GraphError(
+            400,
+            tenant.variant("unknown_principal_code"),
+            f"The subject '{principal_id}' was not found.",
+        )
     if action not in ADMIN_CHANGES | {"adminAssign", "adminRemove"}:
         raise invalid_request(
             f"The role assignment request is invalid: action '{action}' needs a signed-in "
@@ -344,9 +350,12 @@ def process_request(
         tenant.add_request(request)
         return request
 
-    life = parse_lifetime(body.get("scheduleInfo"), now,
-                          naive_utc=tenant.variant("instant_without_zone") == "utc",
-                          weeks=tenant.variant("week_durations") == "accepted")
+    life = parse_lifetime(
+        body.get("scheduleInfo"),
+        now,
+        naive_utc=tenant.variant("instant_without_zone") == "utc",
+        weeks=tenant.variant("week_durations") == "accepted",
+    )
     request.schedule_info = life.echo
     _check_floor(tenant, kind, life)
     if action == "adminAssign":

@@ -268,4 +268,3 @@ class Tenant:
     def log(self, entry: LogEntry) -> None:
         with self.lock:
             self.request_log.append(entry)
-
