@@ -130,6 +130,18 @@ STATED_CHOICES: tuple[tuple[str, str], ...] = (
         "no source; the admin endpoints take admin actions",
     ),
     (
+        "`$batch`: a sub-request with a body and no Content-Type answers 400 on its own; a "
+        "batch mixing requests with and without dependsOn (beyond the first of a sequence) is "
+        "refused whole",
+        "1.5; DOC-Batch requires the header and Microsoft Q&A 1532547 quotes 'Batch should be "
+        "either fully sequential or fully parallel'; the exact answers are unseen",
+    ),
+    (
+        "`$orderby` on a property the type does not have, and `ne` where the resource page does "
+        "not list it, answer 400",
+        "1.3 lists the operators per property; the stricter of the plausible answers",
+    ),
+    (
         "Approval_EndUser_Assignment requiring approval without approvers is refused with 400",
         "4.5 (admin center refuses to save); see routes_policy.UNCONFIRMED",
     ),
