@@ -11,18 +11,20 @@ Prints one JSON object:
   (and expected_changes from the generator: they must agree);
 - http_round_trips: HTTP requests the backend sent (`GraphBackend.request_count`; a `$batch`
   envelope counts once), emulator_requests: the same seen in the emulator's request log;
-- lower_bound = ceil(3*G/20) + resolution batches. Reads: three lists per group
-  (eligibilitySchedules, assignmentSchedules, policy assignments with both member and owner
-  policies inlined), 20 per `$batch`, each list one page (page size 100 > rows per list).
-  Resolution: every group name and principal name is one lookup sub-request (Graph has no
-  "many names in one filter" lookup the adapter may rely on; bare object ids go 1,000 to a
-  `getByIds` sub-request), 20 to a `$batch`: ceil((G + named principals + ceil(ids/1000))/20).
-  Reads need the resolved group ids, so the two phases cannot share envelopes. That is the
-  issue's formula (lower_bound_issue_formula). lower_bound adds the naming round: live rows
-  may name principals the files do not (e.g. an assignment to remove), and their names come
-  only from a `getByIds` after the reads: ceil(ceil(unresolved ids/1000)/20) more round trips
-  (0 when every live principal was resolved from the files);
-- ratio = http_round_trips / lower_bound (and ratio_issue_formula);
+- lower_bound = reads + resolution + naming, the true bound (issue 15). Reads: ceil(3*G/20):
+  three lists per group (eligibilitySchedules, assignmentSchedules, policy assignments with
+  both member and owner policies inlined), 20 per `$batch`, each list one page (page size
+  100 > rows per list). Resolution: names go 15 to an `in (…)` clause (reference 1.7): one
+  sub-request per ceil(distinct UPNs/15), ceil(distinct group names, groups and `group:`
+  principals together/15), ceil(service principal names/15); plus one per group or
+  principal given by object id (two for a service principal GUID: by id and by appId) and
+  ceil(bare ids/1000) `getByIds`; all 20 to a `$batch`. Reads need the resolved group ids,
+  so reads and group resolution cannot share envelopes. Naming: live rows may name
+  principals the files do not (e.g. an assignment to remove); their names come only from a
+  `getByIds` after the reads: ceil(ceil(unresolved ids/1000)/20) more round trips;
+- lower_bound_one_lookup_per_name: the old bound (one lookup sub-request per name), printed
+  next to it for comparison;
+- ratio = http_round_trips / lower_bound (and ratio_one_lookup_per_name);
 - per_assignment_refresh_round_trips = assignments + groups: what a Terraform-style refresh
   sends (one GET per assignment resource and one per group; principal lookups not counted);
 - wall_s, cpu_s (user + system of this planning process), peak_rss_mb (this process), and the
@@ -54,6 +56,7 @@ from reconciler.desired.model import DesiredState, PrincipalType
 from reconciler.graph.batch import MAX_BATCH
 from reconciler.graph.reader import GET_BY_IDS_MAX
 from reconciler.graph.resolver import is_object_id
+from reconciler.graph.urls import MAX_IN_VALUES
 from reconciler.live.model import LiveState, Resolution
 from reconciler.pipeline import read_state
 from reconciler.plan.planner import collect_principals, plan
@@ -64,18 +67,38 @@ LISTS_PER_GROUP = 3
 
 def lower_bound(desired: DesiredState, unresolved_live_principals: int = 0) -> dict[str, int]:
     """The fewest `$batch` round trips a plan of `desired` can take (see the module doc):
-    {"reads": ceil(3*G/20), "resolution": ceil(lookups/20), "naming": round trips to name
-    `unresolved_live_principals`, "total": their sum}."""
-    groups = len({g.group for g in desired.groups})
+    {"reads": ceil(3*G/20), "resolution": ceil(lookups/20) with names 15 to an `in` clause,
+    "naming": round trips to name `unresolved_live_principals`, "total": their sum, and
+    "resolution_one_per_name": the old bound's resolution, one lookup per name}."""
+    group_refs = {g.group for g in desired.groups}
     refs = collect_principals(desired)
     bare_ids = sum(1 for r in refs if r.type is PrincipalType.ID and is_object_id(r.value))
     named = sum(1 for r in refs if r.type is not PrincipalType.ID)
-    lookups = groups + named + math.ceil(bare_ids / GET_BY_IDS_MAX)
-    reads = math.ceil(LISTS_PER_GROUP * groups / MAX_BATCH)
+    by_id = sum(1 for g in group_refs if is_object_id(g)) + sum(
+        1
+        for r in refs
+        if r.type in (PrincipalType.GROUP, PrincipalType.SERVICE_PRINCIPAL)
+        and is_object_id(r.value)
+    )
+    names: dict[str, set[str]] = {"user": set(), "group": set(), "sp": set(), "app": set()}
+    names["group"].update(g.lower() for g in group_refs if not is_object_id(g))
+    for r in refs:
+        value = r.value.strip().lower()
+        if r.type is PrincipalType.USER:
+            names["user"].add(value)
+        elif r.type is PrincipalType.GROUP and not is_object_id(value):
+            names["group"].add(value)
+        elif r.type is PrincipalType.SERVICE_PRINCIPAL:
+            names["app" if is_object_id(value) else "sp"].add(value)
+    clauses = sum(math.ceil(len(v) / MAX_IN_VALUES) for v in names.values())
+    lookups = clauses + by_id + math.ceil(bare_ids / GET_BY_IDS_MAX)
+    one_per_name = len(group_refs) + named + math.ceil(bare_ids / GET_BY_IDS_MAX)
+    reads = math.ceil(LISTS_PER_GROUP * len(group_refs) / MAX_BATCH)
     resolution = math.ceil(lookups / MAX_BATCH)
     naming = math.ceil(math.ceil(unresolved_live_principals / GET_BY_IDS_MAX) / MAX_BATCH)
     return {"reads": reads, "resolution": resolution, "naming": naming,
-            "total": reads + resolution + naming}
+            "total": reads + resolution + naming,
+            "resolution_one_per_name": math.ceil(one_per_name / MAX_BATCH)}
 
 
 def unresolved_principals(resolution: Resolution, live: LiveState) -> int:
@@ -117,7 +140,7 @@ def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: fl
         state, (the_plan, resolution, live), sent = asyncio.run(
             _plan(workdir / "desired", served.base_url, now, concurrency, phases))
     bound = lower_bound(state, unresolved_principals(resolution, live))
-    issue_bound = bound["reads"] + bound["resolution"]
+    old_bound = bound["reads"] + bound["resolution_one_per_name"] + bound["naming"]
     assignments = sum(len(g.assignments) for g in state.groups)
     group_count = len(state.groups)
     return {
@@ -137,8 +160,8 @@ def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: fl
         "lower_bound_resolution": bound["resolution"],
         "lower_bound_naming": bound["naming"],
         "ratio": round(sent / bound["total"], 3),
-        "lower_bound_issue_formula": issue_bound,
-        "ratio_issue_formula": round(sent / issue_bound, 3),
+        "lower_bound_one_lookup_per_name": old_bound,
+        "ratio_one_lookup_per_name": round(sent / old_bound, 3),
         "per_assignment_refresh_round_trips": assignments + group_count,
         "wall_s": timing.wall_s,
         "cpu_s": timing.cpu_s,

@@ -1,7 +1,8 @@
 """The small OData subset the PIM endpoints need (graph-pim-reference.md 1.2-1.4).
 
-`$filter`: `eq` / `ne` comparisons joined by `and` / `or`, with parentheses; string literals
-in single quotes (`''` escapes a quote), `true`, `false`, `null`. String comparison ignores
+`$filter`: `eq` / `ne` comparisons and `in` lists (`field in ('a','b')`, at most
+`MAX_IN_VALUES` values: reference 1.7) joined by `and` / `or`, with parentheses; string
+literals in single quotes (`''` escapes a quote), `true`, `false`, `null`. String comparison ignores
 case (Graph reads enum values without regard to case, reference 2.2). Query parameter names
 are accepted as `$filter`, `%24filter` or `filter` (reference 1.2).
 """
@@ -15,17 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from reconciler.emulator.errors import bad_request
+from reconciler.emulator.errors import GraphError, bad_request
+
+MAX_IN_VALUES = 15
+"""Values an `in` clause may list (reference 1.7: Graph's default limit; a 16th is refused
+with 400 `Request_UnsupportedQuery`, the emulator's stated choice for an unseen answer)."""
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<str>'(?:[^']|'')*')|(?P<word>[A-Za-z_][\w./]*)"
+    r"\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<comma>,)|(?P<str>'(?:[^']|'')*')|(?P<word>[A-Za-z_][\w./]*)"
     r"|(?P<num>-?\d+(?:\.\d+)?))"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """`field op value` with op `eq` or `ne`."""
+    """`field op value` with op `eq` or `ne`, or `field in (values)` (value: a tuple)."""
 
     field: str
     op: str
@@ -120,14 +125,41 @@ class _Parser:
         if kind != "word" or self.i + 2 >= len(self.tokens):
             raise self._fail()
         op = self.tokens[self.i + 1]
+        if op[0] == "word" and op[1].lower() == "in":
+            self.i += 2
+            return Compare(value, "in", self._in_list())
         lit = self.tokens[self.i + 2]
         if op[0] != "word" or op[1].lower() not in ("eq", "ne"):
             raise bad_request(
-                f"Invalid filter clause: only 'eq' and 'ne' comparisons are supported in "
-                f"'{self.text}'."
+                f"Invalid filter clause: only 'eq', 'ne' and 'in' are supported in '{self.text}'."
             )
         self.i += 3
         return Compare(value, op[1].lower(), _literal(lit, self.text))
+
+    def _in_list(self) -> tuple[object, ...]:
+        if self.i >= len(self.tokens) or self.tokens[self.i][0] != "lp":
+            raise self._fail()
+        self.i += 1
+        values: list[object] = []
+        while True:
+            if self.i >= len(self.tokens):
+                raise self._fail()
+            values.append(_literal(self.tokens[self.i], self.text))
+            self.i += 1
+            if self.i < len(self.tokens) and self.tokens[self.i][0] == "comma":
+                self.i += 1
+                continue
+            if self.i < len(self.tokens) and self.tokens[self.i][0] == "rp":
+                self.i += 1
+                break
+            raise self._fail()
+        if len(values) > MAX_IN_VALUES:
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                f"Too many values in an 'in' clause: {len(values)} (at most {MAX_IN_VALUES}).",
+            )
+        return tuple(values)
 
 
 def _literal(token: tuple[str, str], text: str) -> object:
@@ -165,11 +197,17 @@ def matches(tree: Filter, row: Mapping[str, object]) -> bool:
         return matches(tree.left, row) or matches(tree.right, row)
     actual = row.get(tree.field)
     expected = tree.value
-    if isinstance(actual, str) and isinstance(expected, str):
-        equal = actual.lower() == expected.lower()
-    else:
-        equal = actual == expected
+    if tree.op == "in":
+        assert isinstance(expected, tuple)
+        return any(_equal(actual, v) for v in expected)
+    equal = _equal(actual, expected)
     return equal if tree.op == "eq" else not equal
+
+
+def _equal(actual: object, expected: object) -> bool:
+    if isinstance(actual, str) and isinstance(expected, str):
+        return actual.lower() == expected.lower()
+    return actual == expected
 
 
 def select(row: Mapping[str, object], fields: list[str] | None) -> dict[str, object]:

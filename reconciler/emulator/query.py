@@ -53,12 +53,16 @@ def page(tenant: Tenant, call: Call, rows: list[dict[str, Any]], context: str) -
 
 
 def filter_of(
-    call: Call, allowed: set[str], ne_fields: frozenset[str] = frozenset()
+    call: Call,
+    allowed: set[str],
+    ne_fields: frozenset[str] = frozenset(),
+    in_fields: frozenset[str] = frozenset(),
 ) -> odata.Filter | None:
     """The call's `$filter` with field names in their canonical case, or None; 400 for a
-    field outside `allowed` and for `ne` on a field outside `ne_fields` (the resource pages
+    field outside `allowed`, for `ne` on a field outside `ne_fields` (the resource pages
     list `ne` for a few properties only, reference 1.3; Graph's directory objects take `ne`
-    only as an advanced query, which the emulator does not serve: the stricter answer)."""
+    only as an advanced query, which the emulator does not serve: the stricter answer) and
+    for `in` on a field outside `in_fields` (reference 1.7 names the directory properties)."""
     text = call.params.get("filter")
     if not text:
         return None
@@ -67,11 +71,11 @@ def filter_of(
     for name in odata.fields_of(tree):
         if name.lower() not in lowered:
             raise bad_request(f"Invalid filter clause: property '{name}' is not filterable here.")
-    ne_lowered = {f.lower() for f in ne_fields}
+    permitted = {"ne": {f.lower() for f in ne_fields}, "in": {f.lower() for f in in_fields}}
     for field, op in _comparisons(tree):
-        if op == "ne" and field.lower() not in ne_lowered:
+        if op in permitted and field.lower() not in permitted[op]:
             raise bad_request(
-                f"Invalid filter clause: the 'ne' operator is not supported on '{field}' here."
+                f"Invalid filter clause: the '{op}' operator is not supported on '{field}' here."
             )
     return _normalise(tree, lowered)
 
@@ -169,6 +173,22 @@ def _activated_using(tenant: Tenant, row: dict[str, Any]) -> dict[str, Any] | No
                 else schedule_json(schedule)
             )
     return None
+
+
+def string_sets(tree: odata.Filter | None) -> dict[str, tuple[str, ...]]:
+    """Like `eq_strings`, with `in` lists too: {field: the values a matching row has one of}."""
+    if tree is None:
+        return {}
+    if isinstance(tree, odata.Compare):
+        if tree.op == "eq" and isinstance(tree.value, str):
+            return {tree.field: (tree.value,)}
+        values = tree.value if isinstance(tree.value, tuple) else ()
+        if tree.op == "in" and values and all(isinstance(v, str) for v in values):
+            return {tree.field: tuple(str(v) for v in values)}
+        return {}
+    if tree.op != "and":
+        return {}
+    return {**string_sets(tree.left), **string_sets(tree.right)}
 
 
 def eq_strings(tree: odata.Filter | None) -> dict[str, str]:

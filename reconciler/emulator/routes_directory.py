@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.emulator import odata, permissions
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import bad_request, not_found
-from reconciler.emulator.query import context_url, eq_strings, filter_of, page
+from reconciler.emulator.query import context_url, filter_of, page, string_sets
 from reconciler.emulator.query import selected as query_selected
 from reconciler.emulator.resources import (
     DIRECTORY_SELECTABLE,
@@ -27,6 +27,12 @@ _DIRECTORY_FIELDS = {
     "users": {"id", "displayName", "userPrincipalName", "mail"},
     "groups": {"id", "displayName", "mail", "mailNickname", "securityEnabled"},
     "servicePrincipals": {"id", "displayName", "appId"},
+}
+_DIRECTORY_IN_FIELDS = {
+    # `in` on the names the reference lists (1.7), and ids
+    "users": frozenset({"id", "userPrincipalName", "mail"}),
+    "groups": frozenset({"id", "displayName"}),
+    "servicePrincipals": frozenset({"id", "displayName", "appId"}),
 }
 _DIRECTORY_SCOPES = {
     "users": permissions.USERS,
@@ -60,15 +66,16 @@ def _directory_rows(
     else:
         objects, to_json = list(tenant.service_principals.values()), service_principal_json
     table = {"users": tenant.users, "groups": tenant.groups}.get(kind, tenant.service_principals)
-    for field_name, value in eq_strings(tree).items():
+    for field_name, values in string_sets(tree).items():
         attr = _DIRECTORY_ATTRS[kind].get(field_name)
         if attr is None:
             continue
-        low = value.lower()
+        lows = {v.lower() for v in values}
         if len(objects) == len(table) and getattr(table, "indexes", lambda _: False)(attr):
-            objects = list(table.with_value(attr, value))  # type: ignore[attr-defined]
+            found = {o.id: o for v in values for o in table.with_value(attr, v)}  # type: ignore[attr-defined]
+            objects = list(found.values())
         else:
-            objects = [o for o in objects if str(getattr(o, attr)).lower() == low]
+            objects = [o for o in objects if str(getattr(o, attr)).lower() in lows]
     return [to_json(o) for o in sorted(objects, key=lambda o: o.id)]
 
 
@@ -81,7 +88,7 @@ def _kind_name(kind: str) -> str:
 def _list_directory(tenant: Tenant, call: Call, kind: str) -> Answer:
     kind = _kind_name(kind)
     permissions.require(tenant.granted_permissions, _DIRECTORY_SCOPES[kind], directory=True)
-    tree = filter_of(call, _DIRECTORY_FIELDS[kind])
+    tree = filter_of(call, _DIRECTORY_FIELDS[kind], in_fields=_DIRECTORY_IN_FIELDS[kind])
     selected = query_selected(call, *DIRECTORY_SELECTABLE[kind])
     rows = [
         odata.select(r, selected)

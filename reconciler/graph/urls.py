@@ -10,7 +10,7 @@ string literals in single quotes, a `'` doubled) and section 4.1 (policy assignm
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -54,6 +54,18 @@ SP_FIELDS = ["id", "displayName", "appId"]
 def quote(value: str) -> str:
     """An OData string literal: single quotes, embedded `'` doubled (section 1.2)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+MAX_IN_VALUES = 15
+"""Values in one `in (…)` clause: Graph's default limit (section 1.7)."""
+
+
+def in_clause(field: str, values: Sequence[str]) -> str:
+    """`field in ('a','b')` with each literal quoted (section 1.7). Raises `ValueError` for
+    no value or more than `MAX_IN_VALUES`."""
+    if not values or len(values) > MAX_IN_VALUES:
+        raise ValueError(f"an 'in' clause takes 1 to {MAX_IN_VALUES} values, not {len(values)}")
+    return f"{field} in ({','.join(quote(v) for v in values)})"
 
 
 def _cfg(builder_cls: Any, params_name: str, **params: Any) -> RequestConfiguration:
@@ -143,6 +155,24 @@ class Urls:
         return self._cached("groups_by_name", lambda n: self._rel(
             GroupsRequestBuilder, filter=f"displayName eq {quote(n)}", select=GROUP_FIELDS),
             name)
+
+    def users_in(self, upns: Sequence[str]) -> str:
+        """`GET /users?$filter=userPrincipalName in (…)` for at most `MAX_IN_VALUES` UPNs
+        (section 1.7). Raises `ValueError` for more."""
+        return self._rel(UsersRequestBuilder, filter=in_clause("userPrincipalName", upns),
+                         select=USER_FIELDS)
+
+    def groups_in(self, names: Sequence[str]) -> str:
+        """`GET /groups?$filter=displayName in (…)` (section 1.7). Raises `ValueError` for
+        more than `MAX_IN_VALUES` names."""
+        return self._rel(GroupsRequestBuilder, filter=in_clause("displayName", names),
+                         select=GROUP_FIELDS)
+
+    def service_principals_in(self, field: str, values: Sequence[str]) -> str:
+        """`GET /servicePrincipals?$filter={field} in (…)`, `field` "displayName" or "appId"
+        (section 1.7). Raises `ValueError` for more than `MAX_IN_VALUES` values."""
+        return self._rel(ServicePrincipalsRequestBuilder, filter=in_clause(field, values),
+                         select=SP_FIELDS)
 
     def group_by_id(self, object_id: str) -> str:
         builder = GroupItemRequestBuilder(self._adapter, {**self._params, "group%2Did": object_id})

@@ -50,9 +50,11 @@ def test_plan_scale_meets_the_lower_bound_at_tiny_scale(tmp_path: Path) -> None:
     assert (result["groups"], result["assignments"], result["principals"]) == (5, 100, 60)
     assert result["changes"] == result["expected_changes"] > 0
     assert result["plan_errors"] == 0
-    # the bound computed the same way as the script: 3 lists x 5 groups in one envelope,
-    # 5 group names + 60 principal names in ceil(65/20) = 4 envelopes
-    assert result["lower_bound"] == math.ceil(3 * 5 / 20) + math.ceil((5 + 60) / 20) == 5
+    # the bound computed the same way as the script: 3 lists x 5 groups in one envelope;
+    # names 15 to an `in` clause: 5 group names + the principals' UPNs, group names and
+    # service principal names, a few clauses in one envelope
+    assert result["lower_bound"] == math.ceil(3 * 5 / 20) + 1 == 2
+    assert result["lower_bound_one_lookup_per_name"] == 1 + math.ceil((5 + 60) / 20) == 5
     assert result["http_round_trips"] == result["lower_bound"] == result["emulator_requests"]
     assert result["ratio"] == 1.0
     assert result["per_assignment_refresh_round_trips"] == 100 + 5

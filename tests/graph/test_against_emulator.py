@@ -229,6 +229,44 @@ async def test_resolve_permission_denied_is_not_not_found(tmp_path: Path) -> Non
     assert "User.Read.All" in res.problems[0].message
 
 
+async def test_names_go_fifteen_to_an_in_clause_and_sort_back_exactly(tmp_path: Path) -> None:
+    from urllib.parse import unquote
+
+    users = [{"userPrincipalName": f"u{n:02d}@contoso.example", "displayName": f"U {n}"}
+             for n in range(40)]
+    users += [{"userPrincipalName": "sean.o'brien@contoso.example", "displayName": "Sean"},
+              {"userPrincipalName": "ext_fabrikam.com#EXT#@contoso.example",
+               "displayName": "Guest"}]
+    groups = [{"displayName": f"grp-{n:02d}"} for n in range(20)]
+    fixture = base_fixture()
+    fixture["users"] += users
+    fixture["groups"] += groups
+    async with emulated(tmp_path, fixture) as backend:
+        refs = [PrincipalRef(PrincipalType.USER, u["userPrincipalName"].upper())
+                for u in users] + [PrincipalRef(PrincipalType.USER, "ghost@contoso.example"),
+                                   PrincipalRef(PrincipalType.GROUP, "grp-dup")]
+        names = [g["displayName"] for g in groups] + ["grp-dup", "GRP-APP", "grp-missing"]
+        res = await backend.resolve(names, refs)
+        log = backend.tenant.request_log
+    subs = [unquote(e.path) for e in log if e.batch_item]
+    clauses = [p for p in subs if " in (" in p]
+    # 42 UPNs + ghost = 43 -> 3 clauses; 20 + grp-dup + grp-app + grp-missing = 23 group names
+    # (grp-dup named twice, once as a group, once as a principal) -> 2 clauses
+    assert len(clauses) == len(subs) == 5
+    for path in clauses:
+        values = path.split(" in (", 1)[1].split(")&", 1)[0]
+        assert values.count("','") + 1 <= 15
+    assert len([e for e in log if not e.batch_item]) == 1  # one envelope
+    assert res.problems == ()
+    for ref, user in zip(refs, users, strict=False):
+        assert [o.user_principal_name for o in res.principals[ref]] == [user["userPrincipalName"]]
+    assert res.principals[refs[-2]] == ()
+    assert len(res.principals[refs[-1]]) == 2  # ambiguous stays ambiguous
+    assert [g.display_name for g in res.groups["GRP-APP"]] == ["grp-app"]
+    assert len(res.groups["grp-dup"]) == 2 and res.groups["grp-missing"] == ()
+    assert all(len(res.groups[f"grp-{n:02d}"]) == 1 for n in range(20))
+
+
 # --- writes -----------------------------------------------------------------------------
 
 async def test_assign_with_duration_is_applied_and_verified(tmp_path: Path) -> None:
