@@ -4,14 +4,16 @@ Generates a tenant whose desired files name N assignments (20 per group) of whic
 live (bench/synth.py with drift 1 and only creates), starts `python -m reconciler emulator serve
 --latency-ms N` as a separate process on 127.0.0.1, then in this process does what `apply` does
 (`reconciler.apply.runs.run_apply` sequences the same calls): `make_plan` through
-`open_backend(Target(kind="url"))`, then `reconciler.apply.executor.execute` (bounded concurrency,
-every write verified by re-reading the schedule). Afterwards a fresh plan must show no changes.
-The emulator is always stopped (SIGINT, then SIGKILL).
+`open_backend(Target(kind="url"))`, then `reconciler.apply.executor.execute` (writes in `$batch`
+envelopes of 20, every write verified by re-reading the schedule, the reads batched too).
+Afterwards a fresh plan must show no changes. The emulator is always stopped (SIGINT, then SIGKILL).
 
 Prints one JSON object: changes (planned), applied, verified (applied and seen by a re-read),
 failed, replan_changes (0 when converged), http_round_trips (GraphBackend.request_count, plan +
 apply; plan_round_trips / apply_round_trips split it), emulator_requests (the same from the
-emulator's request log), emulator_accepted_writes (schedule-request POSTs it answered 201),
+emulator's request log), apply_lower_bound = 2 * ceil(N/20) (one envelope of 20 POSTs and one
+of 20 verifying reads per 20 creates; retries come on top) and apply_ratio,
+emulator_accepted_writes (schedule-request POSTs it answered 201),
 wall_s / cpu_s / peak_rss_mb of this process for plan + apply.
 
 Run: `.venv/bin/python bench/apply_scale.py --creates 1000 --latency-ms 100`.
@@ -32,14 +34,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from served import generate, measure, serve_emulator
 
-from reconciler.apply.executor import DEFAULT_CONCURRENCY, ApplyReport, Outcome, execute
+from reconciler.apply.executor import ApplyReport, Outcome, execute
 from reconciler.apply.runs import missing_write_permissions
 from reconciler.clock import OffsetClock
 from reconciler.config import load_desired
 from reconciler.desired.model import DesiredState
 from reconciler.emulator.timefmt import parse_time
+from reconciler.graph.batch import MAX_BATCH
 from reconciler.pipeline import make_plan
 from reconciler.targets import Target, open_backend
+
+
+def backend_concurrency() -> int:
+    """The backend's default bound on `$batch` envelopes in flight."""
+    import inspect
+
+    from reconciler.graph.backend import GraphBackend
+
+    return int(inspect.signature(GraphBackend.__init__).parameters["concurrency"].default)
 
 
 async def _apply(desired: DesiredState, base_url: str, now: Any) -> dict[str, Any]:
@@ -92,10 +104,13 @@ def run(creates: int, per_group: int, latency_ms: int, seed: int, workdir: Path
         "refused": report.refused,
         "replan_changes": replan,
         "latency_ms": latency_ms,
-        "concurrency": DEFAULT_CONCURRENCY,
+        "envelopes_in_flight_max": backend_concurrency(),
         "http_round_trips": done["round_trips"],
         "plan_round_trips": done["plan_round_trips"],
         "apply_round_trips": done["round_trips"] - done["plan_round_trips"],
+        "apply_lower_bound": 2 * math.ceil(len(done["plan"].changes) / MAX_BATCH),
+        "apply_ratio": round((done["round_trips"] - done["plan_round_trips"])
+                             / max(1, 2 * math.ceil(len(done["plan"].changes) / MAX_BATCH)), 3),
         "emulator_requests": served.top_level_requests() - replan_trips,  # apply run's share
         "emulator_accepted_writes": accepted,
         "wall_s": timing.wall_s,

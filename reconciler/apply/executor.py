@@ -129,7 +129,9 @@ class ApplyReport:
 
 
 class Writer(Protocol):
-    """The narrow part of `GraphBackend` that apply needs."""
+    """The narrow part of `GraphBackend` that apply needs. A writer that also has
+    `submit_many(changes) -> list[WriteResult]` (`GraphBackend` does: `$batch` envelopes)
+    gets each phase's changes at once; otherwise they go one by one, `concurrency` at a time."""
 
     async def submit(self, change: Change) -> WriteResult: ...
 
@@ -263,13 +265,43 @@ async def execute(
         else:
             due.append((index, change))
 
+    submit_many = getattr(writer, "submit_many", None)
+
+    async def run_batched(batch: list[tuple[int, Change]]) -> None:
+        if stop:
+            for index, change in batch:
+                record(index, ChangeResult(change, Outcome.SKIPPED,
+                                           f"not sent: the run stopped ({stop[0]})",
+                                           at=clock.now()))
+            return
+        ready = []
+        for index, change in batch:  # re-check just before sending
+            if change.not_before and change.not_before > clock.now():
+                record(index, ChangeResult(change, Outcome.DEFERRED,
+                                           f"not before {format_instant(change.not_before)}",
+                                           at=clock.now()))
+            else:
+                ready.append((index, change))
+        if not ready:
+            return
+        assert submit_many is not None
+        try:
+            written = list(await submit_many([c for _, c in ready]))
+        except GraphError as exc:
+            written = [WriteResult("failed", error=exc)] * len(ready)
+        for (index, change), result in zip(ready, written, strict=True):
+            record(index, _result_of(change, result, clock, stop))
+
     for phase in (Action.CREATE, Action.UPDATE, Action.REMOVE):
         batch = [
             (i, c)
             for i, c in due
             if c.action is phase or (phase is Action.CREATE and c.action is Action.RENEW)
         ]
-        await asyncio.gather(*(run_one(i, c) for i, c in batch))
+        if submit_many is not None and batch:
+            await run_batched(batch)
+        else:
+            await asyncio.gather(*(run_one(i, c) for i, c in batch))
 
     for index, change in sorted(waiting, key=lambda item: item[1].not_before or started):
         assert change.not_before is not None
@@ -320,6 +352,13 @@ async def _send(writer: Writer, change: Change, clock: Clock, stop: list[str]) -
         result: WriteResult = await writer.submit(change)
     except GraphError as exc:
         result = WriteResult("failed", error=exc)
+    return _result_of(change, result, clock, stop)
+
+
+def _result_of(change: Change, result: WriteResult, clock: Clock, stop: list[str]
+               ) -> ChangeResult:
+    """The outcome of a written change; a fatal failure (authorisation, throttling past the
+    writer's deadline) is recorded in `stop` so the rest is skipped."""
     if result.outcome == "applied" and result.verified:
         return ChangeResult(change, Outcome.APPLIED, "verified", request_id=result.request_id,
                             at=clock.now())

@@ -15,6 +15,7 @@ from reconciler.clock import Clock
 from reconciler.desired.model import PrincipalRef
 from reconciler.graph.auth import GRAPH_SCOPE, token_roles
 from reconciler.graph.batch import Batcher, Sleep, Timer
+from reconciler.graph.batch_writer import BatchWriter
 from reconciler.graph.permissions import missing_write_permissions
 from reconciler.graph.policy_writer import PolicyWriter, PolicyWriteResult
 from reconciler.graph.reader import Reader
@@ -33,7 +34,8 @@ class GraphBackend:
 
     `http` carries the adapter; `clock` gives "now" for write start times and verification;
     `sleep`/`timer` are injected so tests never really wait (defaults: `asyncio.sleep`,
-    `time.monotonic`). `concurrency` bounds `$batch` envelopes in flight; `read_deadline_s`
+    `time.monotonic`). `concurrency` bounds `$batch` envelopes in flight (the most: fewer
+while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
     bounds waiting on throttled reads. `tenant` is the emulator's Tenant (None otherwise);
     `credential` the azure-identity credential (None for anonymous targets).
     """
@@ -45,7 +47,7 @@ class GraphBackend:
         clock: Clock,
         sleep: Sleep | None = None,
         timer: Timer | None = None,
-        concurrency: int = 4,
+        concurrency: int = 8,
         read_deadline_s: float = 300.0,
         write_retry_window_s: float = 120.0,
         verify_window_s: float = 90.0,
@@ -68,6 +70,9 @@ class GraphBackend:
         self._writer = Writer(http, urls, clock=clock, sleep=sleep, timer=timer,
                               retry_window_s=write_retry_window_s,
                               verify_window_s=verify_window_s)
+        self._batch_writer = BatchWriter(http, batcher, urls, clock=clock, sleep=sleep,
+                                         timer=timer, retry_window_s=write_retry_window_s,
+                                         verify_window_s=verify_window_s)
         self._policy_writer = PolicyWriter(http, urls, sleep=sleep, timer=timer,
                                            provision_window_s=write_retry_window_s,
                                            verify_window_s=min(verify_window_s, 30.0))
@@ -103,6 +108,11 @@ class GraphBackend:
     async def submit(self, change: Change) -> WriteResult:
         """See `reconciler.graph.writer.Writer.submit`. Graph errors land in the result."""
         return await self._writer.submit(change)
+
+    async def submit_many(self, changes: Sequence[Change]) -> list[WriteResult]:
+        """See `reconciler.graph.batch_writer.BatchWriter.submit_many`: the changes in
+        `$batch` envelopes, one result each, in order. Graph errors land in the results."""
+        return await self._batch_writer.submit_many(changes)
 
     async def update_policy(self, change: PolicyChange) -> PolicyWriteResult:
         """See `reconciler.graph.policy_writer.PolicyWriter.update`; never raises for Graph

@@ -1,4 +1,4 @@
-"""JSON batching for reads: `POST /$batch`, at most 20 sub-requests each, bounded concurrency.
+"""JSON batching: `POST /$batch`, at most 20 sub-requests each, adaptive bounded concurrency.
 
 graph-pim-reference.md section 1.5: the envelope answers 200 even when items fail; each item
 carries its own `status`, `headers` and `body`, and a throttled item is a 429 with its own
@@ -9,7 +9,12 @@ rather than with msgraph-core's `BatchRequestContent`, whose list setter refuses
 items and whose constructor fails on a list (sections 1.5 and 10).
 
 `fetch_lists` adds paging: every `@odata.nextLink` becomes a sub-request of a later batch
-(section 1.4).
+(section 1.4). `send_once` sends writes: each sub-request once, answers as they come (a write
+is never resent blindly: the caller decides, section 3.2).
+
+Envelopes in flight adapt (AIMD): at most `concurrency`; halved (down to one) when an envelope
+or one of its items is throttled, at most once a second; one more after `limit` envelopes
+answered without throttling.
 """
 
 from __future__ import annotations
@@ -89,6 +94,42 @@ def _decode_body(body: Any, headers: Mapping[str, str]) -> Any:
     return body
 
 
+class _Gate:
+    """An AIMD concurrency limit shared by every call of one `Batcher`."""
+
+    def __init__(self, maximum: int, timer: Timer) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = self.maximum
+        self.active = 0
+        self._timer = timer
+        self._calm = 0
+        self._last_cut = float("-inf")
+        self._cond: asyncio.Condition | None = None
+
+    async def acquire(self) -> None:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.active < self.limit)
+            self.active += 1
+
+    async def release(self, throttled: bool) -> None:
+        assert self._cond is not None
+        async with self._cond:
+            self.active -= 1
+            if throttled:
+                self._calm = 0
+                if self._timer() - self._last_cut >= 1.0:
+                    self.limit = max(1, self.limit // 2)
+                    self._last_cut = self._timer()
+            else:
+                self._calm += 1
+                if self._calm >= self.limit and self.limit < self.maximum:
+                    self.limit += 1
+                    self._calm = 0
+            self._cond.notify_all()
+
+
 class Batcher:
     """Sends sub-requests in `$batch` envelopes of at most 20, `concurrency` envelopes at once.
 
@@ -109,7 +150,7 @@ class Batcher:
         self._http = http
         self._sleep = sleep
         self._timer = timer
-        self._concurrency = max(1, concurrency)
+        self._gate = _Gate(concurrency, timer)
         self._deadline_s = deadline_s
         self._max_rounds = max_rounds
 
@@ -132,6 +173,53 @@ class Batcher:
                 )
         return out
 
+    @property
+    def limit(self) -> int:
+        """Envelopes allowed in flight now (the adaptive limit, at most `concurrency`)."""
+        return self._gate.limit
+
+    async def _guarded(self, chunk: Sequence[SubRequest]) -> dict[str, SubResponse] | GraphError:
+        """One envelope through the adaptive gate; an envelope-level failure is returned."""
+        await self._gate.acquire()
+        outcome: dict[str, SubResponse] | GraphError | None = None
+        try:
+            try:
+                outcome = await self._send_envelope(chunk)
+            except GraphError as exc:
+                outcome = exc
+            return outcome
+        finally:
+            throttled = (isinstance(outcome, GraphError) and outcome.status == 429) or (
+                isinstance(outcome, dict) and any(r.status == 429 for r in outcome.values()))
+            await self._gate.release(throttled)
+
+    async def send_once(self, requests: Sequence[SubRequest]) -> dict[str, SubResponse]:
+        """Send every sub-request exactly once, 20 to an envelope (keys must be unique).
+
+        Returns an answer per key: the item's own, or for an envelope that failed as a
+        whole the envelope's status, headers (`Retry-After`) and error body on each of its
+        items (a transport failure as 503, a refused connection as 0); an item the envelope
+        left out answers 503. Never retries, never raises for Graph errors."""
+        keys = [r.key for r in requests]
+        if len(set(keys)) != len(keys):
+            raise ValueError("sub-request keys must be unique")
+        chunks = [requests[i:i + MAX_BATCH] for i in range(0, len(requests), MAX_BATCH)]
+        outcomes = await asyncio.gather(*(self._guarded(c) for c in chunks))
+        out: dict[str, SubResponse] = {}
+        for chunk, outcome in zip(chunks, outcomes, strict=True):
+            for req in chunk:
+                if isinstance(outcome, GraphError):
+                    headers = ({"Retry-After": str(outcome.retry_after)}
+                               if outcome.retry_after is not None else {})
+                    body = {"error": {"code": outcome.code, "message": outcome.message}}
+                    status = outcome.status or (503 if outcome.transient else 0)
+                    out[req.key] = SubResponse(status, headers, body)
+                else:
+                    missing = SubResponse(503, {}, {"error": {
+                        "code": "NoAnswer", "message": "the $batch answer left this item out"}})
+                    out[req.key] = outcome.get(req.key) or missing
+        return out
+
     async def run(self, requests: Sequence[SubRequest]) -> dict[str, SubResponse]:
         """Answer every sub-request (keys must be unique). Non-retryable failures (4xx) are
         returned as answers; raises `ReadIncompleteError` when throttling or server errors
@@ -143,14 +231,7 @@ class Batcher:
         pending = list(requests)
         started = self._timer()
         rounds = 0
-        gate = asyncio.Semaphore(self._concurrency)
-
-        async def guarded(chunk: Sequence[SubRequest]) -> dict[str, SubResponse] | GraphError:
-            async with gate:
-                try:
-                    return await self._send_envelope(chunk)
-                except GraphError as exc:
-                    return exc
+        guarded = self._guarded
 
         while pending:
             chunks = [pending[i:i + MAX_BATCH] for i in range(0, len(pending), MAX_BATCH)]

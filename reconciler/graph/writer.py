@@ -153,7 +153,7 @@ class Writer:
                         return WriteResult("applied", error=None, verified=True,
                                            attempts=attempts)
                     continue
-                if err.code == "RoleAssignmentDoesNotExist" and _is_remove(change):
+                if err.code == "RoleAssignmentDoesNotExist" and is_remove(change):
                     ok = await self._verify(change, sent_at)
                     return WriteResult("applied" if ok else "failed", error=None if ok else err,
                                        verified=ok, attempts=attempts)
@@ -200,39 +200,19 @@ class Writer:
     async def _rows(self, change: Change) -> list[LiveSchedule] | None:
         """The identity's direct admin rows for (group, principal, access, kind), or None
         when the read failed."""
-        url = self._urls.absolute(
-            self._urls.schedules(change.kind, change.group_id, change.principal_id))
-        rows: list[LiveSchedule] = []
+        url = self._urls.absolute(identity_url(self._urls, change))
+        items: list[Any] = []
         try:
             while url:
                 body = await self._http.get_json(url) or {}
-                for item in body.get("value") or []:
-                    row = decode.schedule(item, change.kind)
-                    if row is not None and row.access == change.access and \
-                            row.principal_id == change.principal_id and row.managed:
-                        rows.append(row)
+                items.extend(body.get("value") or [])
                 url = body.get("@odata.nextLink")
         except GraphError:
             return None
-        return rows
+        return own_rows(change, items)
 
     def _matches(self, change: Change, rows: list[LiveSchedule], sent_at: datetime) -> bool:
-        if _is_remove(change):
-            return not rows
-        now = self._clock.now()
-        for row in rows:
-            if change.permanent:
-                if row.end is None:
-                    return True
-            elif change.duration:
-                length = parse_duration(change.duration)
-                low, high = sent_at + length - DURATION_SLACK, now + length + DURATION_SLACK
-                if row.end is not None and low <= row.end <= high:
-                    return True
-            elif change.end is not None and row.end is not None and \
-                    abs(row.end - change.end) <= END_TOLERANCE:
-                return True
-        return False
+        return in_place(change, rows, sent_at, self._clock.now())
 
     async def _in_place(self, change: Change, sent_at: datetime) -> bool:
         rows = await self._rows(change)
@@ -251,5 +231,46 @@ class Writer:
             delay = min(delay * 2, 15.0)
 
 
-def _is_remove(change: Change) -> bool:
+def is_remove(change: Change) -> bool:
+    """True for an `adminRemove`."""
     return change.graph_action is GraphAction.ADMIN_REMOVE
+
+
+def identity_url(urls: Urls, change: Change) -> str:
+    """The `$batch`-relative read of the change's identity: its schedules of `change.kind`
+    filtered by group and principal (section 1.2)."""
+    return urls.schedules(change.kind, change.group_id, change.principal_id)
+
+
+def own_rows(change: Change, items: list[Any]) -> list[LiveSchedule]:
+    """The direct admin rows of the change's identity (access, principal) among the JSON
+    `items` of its schedule list."""
+    rows: list[LiveSchedule] = []
+    for item in items:
+        row = decode.schedule(item, change.kind) if isinstance(item, dict) else None
+        if row is not None and row.access == change.access and \
+                row.principal_id == change.principal_id and row.managed:
+            rows.append(row)
+    return rows
+
+
+def in_place(change: Change, rows: list[LiveSchedule], sent_at: datetime, now: datetime) -> bool:
+    """Whether `rows` (the identity's own rows) show `change` done: none left for a remove;
+    otherwise a row with the intended lifetime (permanent; a duration's end between
+    `sent_at` + length and `now` + length, with `DURATION_SLACK`; an end within
+    `END_TOLERANCE`)."""
+    if is_remove(change):
+        return not rows
+    for row in rows:
+        if change.permanent:
+            if row.end is None:
+                return True
+        elif change.duration:
+            length = parse_duration(change.duration)
+            low, high = sent_at + length - DURATION_SLACK, now + length + DURATION_SLACK
+            if row.end is not None and low <= row.end <= high:
+                return True
+        elif change.end is not None and row.end is not None and \
+                abs(row.end - change.end) <= END_TOLERANCE:
+            return True
+    return False

@@ -67,6 +67,6 @@ def test_apply_scale_applies_and_verifies_every_create(tmp_path: Path) -> None:
     assert result["applied"] == result["verified"] == result["emulator_accepted_writes"] == 20
     assert result["failed"] == 0 and result["refused"] is None
     assert result["replan_changes"] == 0
-    # each create: one POST and one verifying GET; the plan before it is batched
-    assert result["apply_round_trips"] == 40
+    # the 20 POSTs share one envelope, the 20 verifying reads another
+    assert result["apply_round_trips"] == result["apply_lower_bound"] == 2
     assert result["http_round_trips"] == result["emulator_requests"]

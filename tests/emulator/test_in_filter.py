@@ -14,7 +14,8 @@ def _quoted(values: list[str]) -> str:
 
 
 def test_users_in_list_match_without_regard_to_case(tenant: Tenant) -> None:
-    flt = f"userPrincipalName in ({_quoted(['ALEX@contoso.example', 'kim@contoso.example', 'nobody@x'])})"
+    names = ["ALEX@contoso.example", "kim@contoso.example", "nobody@x"]
+    flt = f"userPrincipalName in ({_quoted(names)})"
     status, body = get(tenant, "/v1.0/users", **{"$filter": flt})
     assert status == 200
     assert sorted(u["userPrincipalName"] for u in body["value"]) == [
@@ -45,6 +46,7 @@ def test_groups_and_service_principals_in_lists(tenant: Tenant) -> None:
     assert sorted(g["displayName"] for g in body["value"]) == ["grp-app", "grp-open"]
     app_id = "00000000-0000-0000-0000-0000000000a1"
     status, body = get(tenant, "/v1.0/servicePrincipals", **{"$filter": f"appId in ('{app_id}')"})
+    assert status == 200
     assert [s["displayName"] for s in body["value"]] == ["deploy-pipeline"]
 
 
