@@ -5,6 +5,12 @@ repository's top-level `schemas/`) and are read with `importlib.resources`. Mess
 rewritten for people: `errorMessage` / `patternErrorMessage` (the editor-friendly keywords
 yaml-language-server also shows) where the schema gives one, otherwise a short phrase with
 the key's path, e.g. `members.eligible[0].until: ...`.
+
+Two validators per schema: a compiled one (fastjsonschema, generated Python code) answers
+"valid or not" for the common case of a valid file in a fraction of the time; only a file it
+refuses goes through jsonschema's `iter_errors`, whose every error becomes a problem. The
+schemas use only keywords both read the same way (draft-07's subset of 2020-12; a test checks
+that both agree on every file of the test corpus).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -65,6 +72,25 @@ def validator(name: str) -> Draft202012Validator:
     """A cached 2020-12 validator for the packaged schema `name` (local refs inlined)."""
     schema = load_schema(name)
     return Draft202012Validator(_inline(schema, schema.get("$defs", {})))
+
+
+@cache
+def fast_validator(name: str) -> Any:
+    """The compiled validator of schema `name`: a callable raising
+    `fastjsonschema.JsonSchemaException` for invalid data (it never fills defaults in)."""
+    schema = load_schema(name)
+    inlined = _inline(schema, schema.get("$defs", {}))
+    inlined["$schema"] = "http://json-schema.org/draft-07/schema#"
+    return fastjsonschema.compile(inlined, use_default=False, use_formats=False)
+
+
+def is_valid(data: Any, name: str) -> bool:
+    """Whether `data` satisfies schema `name`, by the compiled validator."""
+    try:
+        fast_validator(name)(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
 
 
 def _describe(value: Any) -> str:
@@ -159,7 +185,10 @@ def _principal_at(data: Any, path: tuple[str | int, ...]) -> str | None:
 
 def check_schema(report: FileReport, data: Any, name: str) -> None:
     """Validate `data` against the packaged schema `name`, adding one `schema` problem per
-    error at the line of the offending value (or key, for unknown keys)."""
+    error at the line of the offending value (or key, for unknown keys). A valid file costs
+    one run of the compiled validator; jsonschema explains the invalid ones."""
+    if is_valid(data, name):
+        return
     errors = sorted(
         validator(name).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]
     )
