@@ -6,13 +6,15 @@ Graph adapter's reads for planning; the CLI stays thin.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from reconciler.clock import Clock, FixedClock
 from reconciler.desired.model import DesiredState
 from reconciler.graph.backend import GraphBackend
-from reconciler.live.model import LiveState, Resolution
+from reconciler.live.model import LiveGroup, LiveState, Resolution
 from reconciler.plan.access import AccessReport, build_report
 from reconciler.plan.changes import Plan
 from reconciler.plan.drift import DriftReport, classify
@@ -22,17 +24,35 @@ from reconciler.targets import Target, open_backend
 
 
 async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Resolution, LiveState]:
-    """Resolve every group and principal the files name, then read the live PIM state
+    """Resolve every group and principal the files name and read the live PIM state
     (schedules and member/owner policies) of the groups that resolved to exactly one group.
+
+    The reads start as soon as the groups are resolved, while the principals still are; the
+    principals on the rows are named once both are done.
 
     Raises `reconciler.graph.errors.GraphError` when the tenant cannot be read completely.
     """
     group_refs = list(dict.fromkeys(g.group for g in desired.groups))
-    resolution = await backend.resolve(group_refs, collect_principals(desired))
-    group_ids = sorted(
-        {matches[0].id for matches in resolution.groups.values() if len(matches) == 1}
-    )
-    live = await backend.read(group_ids)
+    groups_known: asyncio.Future[Mapping[str, tuple[LiveGroup, ...]]] = (
+        asyncio.get_running_loop().create_future())
+
+    def on_groups(groups: Mapping[str, tuple[LiveGroup, ...]]) -> None:
+        if not groups_known.done():
+            groups_known.set_result(groups)
+
+    resolving = asyncio.ensure_future(
+        backend.resolve(group_refs, collect_principals(desired), on_groups=on_groups))
+    try:
+        await asyncio.wait({groups_known, resolving}, return_when=asyncio.FIRST_COMPLETED)
+        # the groups as soon as known; else resolution ended (or failed) first
+        groups = groups_known.result() if groups_known.done() else (await resolving).groups
+        group_ids = sorted({matches[0].id for matches in groups.values() if len(matches) == 1})
+        live = await backend.read(group_ids, after=resolving)
+        resolution = await resolving
+    finally:
+        if not resolving.done():
+            resolving.cancel()
+        groups_known.cancel()
     return resolution, live
 
 

@@ -7,7 +7,6 @@ or drift / 1 error; apply 0 converged / 1 failed or refused / 3 converged except
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import os
@@ -20,6 +19,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from reconciler import aio
 from reconciler.clock import Clock, FixedClock, SystemClock
 from reconciler.desired.model import DesiredState
 from reconciler.durations import DurationError, parse_duration, parse_instant
@@ -251,7 +251,7 @@ def run_graph(coro: Any) -> Any:
     verbose = bool(obj and obj.verbose)
     identity_logging(verbose)
     try:
-        return asyncio.run(coro)
+        return aio.run(coro)
     except GraphError as exc:
         click.echo(f"error: Microsoft Graph: {exc}", err=True)
         sys.exit(EXIT_ERROR)

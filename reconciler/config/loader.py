@@ -54,10 +54,17 @@ def find_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def escapes(root: Path, rel: str) -> str | None:
+def escapes(root: Path, rel: str, *, walked: bool = False) -> str | None:
     """Why `rel` (a path below `root`) may not be read, or None: it resolves (through
     symbolic links or `..`) to a place outside `root`, or cannot be resolved at all. A link
-    to another file inside `root` is fine. Nothing is opened."""
+    to another file inside `root` is fine. Nothing is opened.
+
+    `walked=True` says `rel` came from `find_files(root)`, whose walk never descends into a
+    symbolic link and never yields `..`: then only the file itself can lead out, and a file
+    that is not a link is inside without resolving its path (one `lstat`, not one per
+    component: the per-file cost of a large repository)."""
+    if walked and not os.path.islink(root / rel):
+        return None
     try:
         inside = (root / rel).resolve().is_relative_to(root.resolve())
     except (OSError, RuntimeError):  # a symbolic link loop
@@ -139,7 +146,7 @@ def load_desired(
     for rel in ordered:
         report = FileReport(_display(root_text, rel))
         reports.append(report)
-        refused = escapes(base, rel)
+        refused = escapes(base, rel, walked=True)
         if refused is not None:  # refused unread (a PR's files are untrusted input)
             report.add(Code.PATH_OUTSIDE_DIRECTORY,
                        f"{rel} {refused}: refused, not read (the files under review are read "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.clock import Clock
@@ -23,7 +23,7 @@ from reconciler.graph.resolver import Resolver
 from reconciler.graph.transport import GraphHttp
 from reconciler.graph.urls import Urls
 from reconciler.graph.writer import Writer, WriteResult
-from reconciler.live.model import DirectoryObject, LiveState, Resolution
+from reconciler.live.model import DirectoryObject, LiveGroup, LiveState, Resolution
 from reconciler.plan.changes import Change, PolicyChange
 
 __all__ = ["GraphBackend", "WriteResult", "missing_write_permissions"]
@@ -86,10 +86,14 @@ while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
     def base_url(self) -> str:
         return self._http.base_url
 
-    async def resolve(self, groups: Sequence[str], principals: Sequence[PrincipalRef]
-                      ) -> Resolution:
+    async def resolve(
+        self,
+        groups: Sequence[str],
+        principals: Sequence[PrincipalRef],
+        on_groups: Callable[[Mapping[str, tuple[LiveGroup, ...]]], None] | None = None,
+    ) -> Resolution:
         """See `reconciler.graph.resolver.Resolver.resolve`. Raises `ReadIncompleteError`."""
-        resolution = await self._resolver.resolve(groups, principals)
+        resolution = await self._resolver.resolve(groups, principals, on_groups)
         for objects in resolution.principals.values():
             for obj in objects:
                 self._known[obj.id] = obj
@@ -98,12 +102,15 @@ while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
                 self._group_names[live_group.id] = live_group.display_name
         return resolution
 
-    async def read(self, group_ids: Sequence[str]) -> LiveState:
+    async def read(self, group_ids: Sequence[str], after: Awaitable[object] | None = None
+                   ) -> LiveState:
         """See `reconciler.graph.reader.Reader.read`. Principals this backend already
         resolved are named from that answer instead of another `getByIds` lookup, and the
-        groups it resolved by their display names. Raises `ReadIncompleteError`."""
+        groups it resolved by their display names. `after` (a resolution still running) is
+        awaited once the schedules are read, before principals are named. Raises
+        `ReadIncompleteError`."""
         return await self._reader.read(group_ids, known=self._known,
-                                       group_names=self._group_names)
+                                       group_names=self._group_names, after=after)
 
     async def submit(self, change: Change) -> WriteResult:
         """See `reconciler.graph.writer.Writer.submit`. Graph errors land in the result."""

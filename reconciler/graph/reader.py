@@ -10,7 +10,7 @@ Activated and `memberType: group` rows are kept, marked as such; the planner set
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 
 from reconciler.desired.model import Access, Kind
 from reconciler.graph import decode
@@ -41,11 +41,14 @@ class Reader:
 
     async def read(self, group_ids: Sequence[str],
                    known: Mapping[str, DirectoryObject] | None = None,
-                   group_names: Mapping[str, str] | None = None) -> LiveState:
+                   group_names: Mapping[str, str] | None = None,
+                   after: Awaitable[object] | None = None) -> LiveState:
         """Read schedules and policies of `group_ids`, then name the principals on the rows.
         `known` (id -> object, e.g. from resolving the desired files just before) names
         principals without another lookup; only the others go to `getByIds`. `group_names`
-        (id -> display name) name the groups in the state's snapshot (`live.snapshot`)."""
+        (id -> display name) name the groups in the state's snapshot (`live.snapshot`).
+        `after`, when given, is awaited between reading and naming (a resolution that fills
+        `known` and `group_names` while the schedules are read); its error propagates."""
         gids = list(dict.fromkeys(group_ids))
         requests: list[SubRequest] = []
         for n, gid in enumerate(gids):
@@ -58,7 +61,7 @@ class Reader:
         policies: dict[tuple[str, Access], GroupPolicy] = {}
         for n, gid in enumerate(gids):
             for tag in ("e", "a", "p"):
-                listing = listings[f"{tag}{n}"]
+                listing = listings.pop(f"{tag}{n}")  # raw JSON freed as it is decoded
                 _raise_if_failed(listing, tag, gid)
                 if tag == "p":
                     for item in listing.items:
@@ -72,6 +75,8 @@ class Reader:
                     if sched is not None:
                         schedules.append(sched)
 
+        if after is not None:
+            await after
         seen = {s.principal_id for s in schedules}
         for pol in policies.values():  # approvers are named like principals
             for fields in pol.settings.values():

@@ -12,13 +12,14 @@ reference out of the mapping (unknown, not "not found").
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from reconciler.desired.model import PrincipalRef, PrincipalType
 from reconciler.graph import decode
-from reconciler.graph.batch import Batcher, Listing, SubRequest
+from reconciler.graph.batch import MAX_BATCH, Batcher, Listing, SubRequest
 from reconciler.graph.errors import GraphError, ReadIncompleteError
 from reconciler.graph.reader import GET_BY_IDS_MAX, PRINCIPAL_TYPES
 from reconciler.graph.urls import MAX_IN_VALUES, Urls
@@ -67,7 +68,10 @@ class Resolver:
         self._urls = urls
 
     async def resolve(
-        self, groups: Sequence[str], principals: Sequence[PrincipalRef]
+        self,
+        groups: Sequence[str],
+        principals: Sequence[PrincipalRef],
+        on_groups: Callable[[Mapping[str, tuple[LiveGroup, ...]]], None] | None = None,
     ) -> Resolution:
         """Resolve group references (display names or ids) and principal references.
 
@@ -77,8 +81,10 @@ class Resolver:
         answers are sorted back to each name by the filtered property, compared without
         regard to case as Graph does, so a name with two hits stays ambiguous and one with
         none not found. Group ids are read one by one, bare principal ids 1,000 to a
-        `getByIds`. Raises `ReadIncompleteError` when a lookup fails for another reason
-        than 403/404."""
+        `getByIds`. The lookups the groups need go first, beside the others: as soon as they
+        are answered, `on_groups` gets the groups (so reads can start while principals are
+        still being resolved). Raises `ReadIncompleteError` when a lookup fails for another
+        reason than 403/404."""
         group_refs = list(dict.fromkeys(groups))
         principal_refs = list(dict.fromkeys(principals))
         requests: list[SubRequest] = []
@@ -146,14 +152,35 @@ class Resolver:
                 if pref.value.strip().lower() in wanted:
                     plan.setdefault(f"p{n}", []).append((key, _by("id", pref.value)))
 
-        listings = await self._batcher.fetch_lists(requests) if requests else {}
         problems: dict[str, Problem] = {}
-
         resolved_groups: dict[str, tuple[LiveGroup, ...]] = {}
-        for n, ref in enumerate(group_refs):
-            items = _collect(listings, plan[f"g{n}"], "group", ref, problems)
-            if items is not None:
-                resolved_groups[ref] = _unique(decode.group(i) for i in items)
+        group_keys = {key for n in range(len(group_refs)) for key, _ in plan[f"g{n}"]}
+
+        # the groups' lookups, topped up with others to fill their last envelope (so the
+        # split costs no round trip), go first; the rest beside them
+        first = [r for r in requests if r.key in group_keys]
+        others = [r for r in requests if r.key not in group_keys]
+        room = -len(first) % MAX_BATCH if first else 0
+        first, rest = first + others[:room], others[room:]
+
+        async def groups_first() -> dict[str, Listing]:
+            found = await self._batcher.fetch_lists(first) if first else {}
+            for n, ref in enumerate(group_refs):
+                items = _collect(found, plan[f"g{n}"], "group", ref, problems)
+                if items is not None:
+                    resolved_groups[ref] = _unique(decode.group(i) for i in items)
+            if on_groups is not None:
+                on_groups(resolved_groups)
+            return found
+
+        async def the_rest() -> dict[str, Listing]:
+            return await self._batcher.fetch_lists(rest) if rest else {}
+
+        answered = await asyncio.gather(groups_first(), the_rest(), return_exceptions=True)
+        for outcome in answered:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        listings = {**answered[0], **answered[1]}  # type: ignore[dict-item]
 
         resolved: dict[PrincipalRef, tuple[DirectoryObject, ...]] = {}
         for n, pref in enumerate(principal_refs):
