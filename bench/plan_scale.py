@@ -48,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from served import generate, measure, serve_emulator
+from served import generate, measure, peak_rss_mb, serve_emulator
 
 from reconciler import aio
 from reconciler.clock import OffsetClock
@@ -116,7 +116,7 @@ async def _plan(desired_dir: Path, base_url: str, now: Any, concurrency: int | N
     if state is None:
         raise SystemExit(f"generated desired state did not validate: {problems[:3]}")
     phases["load_s"] = round(time.perf_counter() - t0, 3)
-    phases["peak_rss_mb_after_load"] = _peak_mb()
+    phases["peak_rss_mb_after_load"] = peak_rss_mb()
     options = {"concurrency": concurrency} if concurrency else {}
     async with open_backend(Target(kind="url", graph_url=base_url), clock=OffsetClock(now),
                             **options) as backend:
@@ -127,15 +127,9 @@ async def _plan(desired_dir: Path, base_url: str, now: Any, concurrency: int | N
         t3 = time.perf_counter()
         count = backend.request_count
     phases["read_s"] = round(t2 - t1, 3)
-    phases["peak_rss_mb_after_plan"] = _peak_mb()
+    phases["peak_rss_mb_after_plan"] = peak_rss_mb()
     phases["plan_s"] = round(t3 - t2, 3)
     return state, (the_plan, resolution, live), count
-
-
-def _peak_mb() -> float:
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def run(groups: int, per_group: int, principals: int, latency_ms: int, drift: float, seed: int,

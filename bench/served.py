@@ -110,6 +110,11 @@ class Measured:
     peak_rss_mb: float = 0.0
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, in MB (`ru_maxrss` is KiB on Linux)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -125,7 +130,7 @@ def measure() -> Iterator[Measured]:
     finally:
         out.wall_s = round(time.perf_counter() - wall0, 3)
         out.cpu_s = round(_cpu() - cpu0, 3)
-        out.peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        out.peak_rss_mb = peak_rss_mb()
 
 
 def generate(out: Path, groups: int, per_group: int, principals: int, drift: float, seed: int,

@@ -450,3 +450,39 @@ async def test_without_a_clock_the_emulator_keeps_its_file_clock(tmp_path: Path)
     async with open_backend(Target(kind="emulator", emulator_file=str(path))) as backend:
         assert backend.clock.now() == datetime(2027, 3, 4, 5, 6, 7, tzinfo=UTC)
         assert backend.tenant.clock is backend.clock
+
+
+async def test_group_lookups_go_first_and_fill_their_envelope(tmp_path: Path) -> None:
+    """The split that lets reads start early (issue 15) costs no round trip: the groups'
+    clauses lead the first envelope, principal clauses fill it, and `on_groups` gets every
+    group before the principals' envelope is answered."""
+    from urllib.parse import unquote
+
+    users = [{"userPrincipalName": f"u{n:03d}@contoso.example", "displayName": f"U {n}"}
+             for n in range(400)]  # 27 clauses of at most 15
+    groups = [{"displayName": f"grp-{n:02d}"} for n in range(40)]  # 3 clauses
+    fixture = base_fixture()
+    fixture["users"] += users
+    fixture["groups"] += groups
+    seen: list[dict[str, Any]] = []
+    async with emulated(tmp_path, fixture) as backend:
+        refs = [PrincipalRef(PrincipalType.USER, u["userPrincipalName"]) for u in users]
+        names = [g["displayName"] for g in groups]
+
+        res = await backend.resolve(names, refs, on_groups=lambda found: seen.append(dict(found)))
+        log = backend.tenant.request_log
+    assert len([e for e in log if not e.batch_item]) == math.ceil(30 / 20) == 2
+    assert seen == [res.groups]
+    assert all(len(res.groups[n]) == 1 for n in names)
+    assert all(len(res.principals[r]) == 1 for r in refs)
+    envelopes: list[list[str]] = [[]]  # the emulator logs an envelope's items, then it
+    for entry in log:
+        if entry.batch_item:
+            envelopes[-1].append(unquote(entry.path))
+        else:
+            envelopes.append([])
+    with_groups = [env for env in envelopes if any(p.startswith("/groups") for p in env)]
+    assert len(with_groups) == 1  # all three group clauses in one envelope, filled up
+    assert len(with_groups[0]) == 20
+    assert sum(p.startswith("/groups") for p in with_groups[0]) == 3
+    assert sum(p.startswith("/users") for p in with_groups[0]) == 17
