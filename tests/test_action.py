@@ -1,0 +1,396 @@
+"""The composite action (action.yml, action/run.sh), run as GitHub would run it: its `run:`
+steps in order with bash, each step's `env:` and `if:` evaluated from the inputs and the
+earlier steps' outputs, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY per step, RUNNER_TEMP and
+GITHUB_ACTION_PATH set. The `uses:` steps (setup-python, github-script, upload-artifact) are not
+run: their pins and resolved `with:` are checked. setup-python's interpreter is a stand-in that
+records the venv and pip calls and links the real pim-reconciler of this checkout into the venv,
+so the install step itself runs. The target is the emulator (`--emulator`), never a network.
+Also: action.yml against the actions schema, every workflow against the workflows schema
+(check-jsonschema's bundled schemas, offline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+BIN = Path(sys.executable).parent
+TOOL = BIN / "pim-reconciler"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+EXAMPLE_WORKFLOWS = sorted((ROOT / "examples" / "access-repo" / ".github" / "workflows")
+                           .glob("*.yml"))
+OUR_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+HEAD_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+# --- a small evaluator of the GitHub expressions action.yml uses ---------------------------
+
+TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>&&|\|\||==|!=|!|\(|\))"
+                   r"|(?P<name>[A-Za-z_][\w.-]*)(?P<call>\(\))?)")
+
+
+def evaluate(expr: str, lookup: Any, functions: dict[str, bool]) -> Any:
+    """Evaluate a GitHub expression made of context paths, 'strings', ==, !=, !, &&, ||,
+    parentheses and status functions; anything else fails the test (a new construct in
+    action.yml must be taught here, not silently read as false)."""
+    out, pos, expr = [], 0, expr.strip()
+    while pos < len(expr):
+        m = TOKEN.match(expr, pos)
+        if not m or m.end() == pos:
+            raise AssertionError(f"expression not understood at {expr[pos:]!r}")
+        pos = m.end()
+        if m["str"]:
+            out.append(repr(m["str"][1:-1].replace("''", "'")))
+        elif m["op"]:
+            out.append({"&&": " and ", "||": " or ", "!": " not "}.get(m["op"], m["op"]))
+        elif m["call"]:
+            out.append(repr(functions[m["name"]]))
+        else:
+            out.append(f"_get({m['name']!r})")
+    return eval("".join(out), {"__builtins__": {}, "_get": lookup})
+
+
+def substitute(text: str, lookup: Any) -> str:
+    def one(m: re.Match[str]) -> str:
+        value = evaluate(m[1], lookup, {})
+        return "" if value is None else str(value)
+
+    return re.sub(r"\$\{\{(.*?)\}\}", one, str(text))
+
+
+@dataclass
+class Run:
+    outcomes: dict[str, str] = field(default_factory=dict)  # step id or name -> outcome
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    uses: dict[str, dict[str, str]] = field(default_factory=dict)  # would-run uses: steps
+    logs: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+    action_outputs: dict[str, str] = field(default_factory=dict)
+
+
+def fake_python(tmp: Path) -> tuple[Path, Path]:
+    """A stand-in for setup-python's interpreter: `-m venv DIR` makes DIR/bin with this
+    checkout's pim-reconciler and python linked in and a pip that records its arguments."""
+    log = tmp / "install.log"
+    script = tmp / "python3"
+    script.write_text(f"""#!/usr/bin/env bash
+echo "python $*" >> '{log}'
+[ "$1 $2" = "-m venv" ] || exit 9
+venv="${{@: -1}}"
+mkdir -p "$venv/bin"
+ln -sf '{TOOL}' "$venv/bin/pim-reconciler"
+ln -sf '{BIN / "python"}' "$venv/bin/python"
+printf '#!/usr/bin/env bash\\necho "pip $*" >> %s\\n' '{log}' > "$venv/bin/pip"
+printf 'echo "version ${{SETUPTOOLS_SCM_PRETEND_VERSION_FOR_PIM_RECONCILER:-from git}}" >> %s\\n' \
+  '{log}' >> "$venv/bin/pip"
+chmod +x "$venv/bin/pip"
+""")
+    script.chmod(0o755)
+    return script, log
+
+
+def run_action(tmp: Path, inputs: dict[str, str], *, event: str = "pull_request",
+               only: set[str] | None = None, action_ref: str = "",
+               action_path: Path = ROOT) -> Run:
+    """Run action.yml's steps as the runner would (see the module docstring)."""
+    temp = tmp / "runner-temp"
+    temp.mkdir(exist_ok=True)
+    python, _log = fake_python(tmp)
+    github = {"event_name": event, "token": "ghs_test_token",
+              "action_repository": "pim-reconciler/pim-reconciler", "action_ref": action_ref,
+              "event.pull_request.head.sha": HEAD_SHA if event == "pull_request" else ""}
+    values = {k: str(v.get("default", "")) for k, v in ACTION["inputs"].items()}
+    values = {k: substitute(v, lambda p: github[p.removeprefix("github.")])
+              for k, v in values.items()}
+    unknown = set(inputs) - set(values)
+    assert not unknown, f"not inputs of action.yml: {unknown}"
+    values.update(inputs)
+    run = Run()
+
+    def lookup(path: str) -> Any:
+        head, _, rest = path.partition(".")
+        if head == "inputs":
+            return values[rest]
+        if head == "github":
+            return github[rest]
+        if head == "steps":
+            sid, _, what = rest.partition(".")
+            if what == "outcome":
+                return run.outcomes.get(sid, "")
+            return run.outputs.get(sid, {}).get(what.removeprefix("outputs."), "")
+        raise AssertionError(f"context not known to the test: {path}")
+
+    base_env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp), "LANG": "C.UTF-8",
+                "RUNNER_TEMP": str(temp), "GITHUB_ACTION_PATH": str(action_path),
+                "GITHUB_WORKSPACE": str(ROOT), "GITHUB_JOB": "pim", "GITHUB_RUN_ID": "4242",
+                "GITHUB_RUN_ATTEMPT": "1", "GITHUB_SERVER_URL": "https://github.com",
+                "GITHUB_REPOSITORY": "contoso/access", "GITHUB_EVENT_NAME": event}
+    failed = False
+    for index, step in enumerate(ACTION["runs"]["steps"]):
+        sid = step.get("id", f"step{index}")
+        functions = {"success": not failed, "failure": failed, "always": True,
+                     "cancelled": False}
+        condition = str(step.get("if", "success()"))
+        if not re.search(r"\b(success|failure|always|cancelled)\(\)", condition):
+            condition = f"success() && ({condition})"  # GitHub's implicit status check
+        if not evaluate(condition, lookup, functions) or (
+                only is not None and sid not in only and "run" in step):
+            run.outcomes[sid] = "skipped"
+            continue
+        if "uses" in step:
+            run.uses[sid] = {k: substitute(v, lookup) for k, v in step.get("with", {}).items()}
+            run.outcomes[sid] = "success"
+            if sid == "python":  # setup-python's output, from the stand-in interpreter
+                run.outputs[sid] = {"python-path": str(python)}
+            continue
+        assert step["shell"] == "bash"
+        out_file, summary_file = tmp / f"{sid}.out", tmp / f"{sid}.summary"
+        out_file.write_text(""), summary_file.write_text("")
+        env = {**base_env, "GITHUB_OUTPUT": str(out_file),
+               "GITHUB_STEP_SUMMARY": str(summary_file)}
+        env.update({k: substitute(v, lookup) for k, v in step.get("env", {}).items()})
+        script = tmp / f"{sid}.sh"
+        script.write_text(step["run"])
+        done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        run.logs[sid] = done.stdout + done.stderr
+        run.outcomes[sid] = "success" if done.returncode == 0 else "failure"
+        failed = failed or done.returncode != 0
+        run.outputs[sid] = dict(line.split("=", 1) for line in out_file.read_text().splitlines())
+        run.summary += summary_file.read_text()
+    run.action_outputs = {k: substitute(v["value"], lookup) for k, v in ACTION["outputs"].items()}
+    return run
+
+
+def has_doctor() -> bool:
+    return subprocess.run([str(TOOL), "doctor", "--help"], capture_output=True).returncode == 0
+
+
+# --- the runs ------------------------------------------------------------------------------
+
+def test_plan_on_a_pull_request_against_the_emulator(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "plan", "directory": "examples/assignments",
+                                "extra-args": "--emulator examples/tenant.yaml"})
+    assert run.outcomes["prepare"] == run.outcomes["install"] == "success", run.logs
+    # The install step made a venv under RUNNER_TEMP and installed the action's own checkout.
+    install_log = (tmp_path / "install.log").read_text().splitlines()
+    venv = tmp_path / "runner-temp" / "pim-reconciler" / "venv"
+    assert install_log == [f"python -m venv --clear {venv}",
+                           f"pip install --no-input --quiet {ROOT}", "version from git"]
+    assert run.outputs["install"]["bin"] == str(venv / "bin")
+
+    doctor = run.outcomes["doctor"]
+    if has_doctor():  # part B's preflight: passes on the example tenant
+        assert doctor == "success", run.logs["doctor"]
+        assert (Path(run.outputs["prepare"]["out-dir"]) / "doctor.md").read_text() in run.summary
+    else:
+        assert doctor == "success" and "no doctor command" in run.logs["doctor"]
+
+    assert run.outcomes["run"] == "success", run.logs["run"]  # exit 2 is not a failure
+    out = Path(run.action_outputs["output-dir"])
+    plan = json.loads((out / "plan.json").read_text())
+    markdown = (out / "plan.md").read_text()
+    assert run.action_outputs["exit-code"] == "2"
+    assert run.action_outputs["changes"] == "true"
+    assert run.action_outputs["deferred"] == ("true" if plan["summary"]["deferred"] else "false")
+    assert plan["summary"]["deferred"] == 1  # the example tenant holds one deferred change
+    assert run.action_outputs["plan-file"] == str(out / "plan.json")
+    # The summary holds the plan's markdown exactly once (the tool's own summary writing off).
+    s = plan["summary"]
+    row = f"| {s['create']} | {s['renew']} | {s['update']} | {s['remove']} | {s['deferred']} |"
+    assert markdown.startswith("<!-- pim-reconciler-plan -->\n## PIM plan for contoso.")
+    assert row in markdown and "PIM-Database-Owners" in markdown
+    assert run.summary.count(markdown) == 1 and run.summary.count("## PIM plan for") == 1
+    # The comment body: our marker first, then the plan, then the run link and the PR commit.
+    body = (out / "comment.md").read_text()
+    marker = "<!-- pim-reconciler-comment: examples-assignments -->"
+    assert run.outputs["prepare"]["comment-marker"] == marker
+    assert body.startswith(marker + "\n" + markdown)
+    assert body.rstrip().endswith("[workflow run](https://github.com/contoso/access/actions/"
+                                  f"runs/4242) · commit {HEAD_SHA[:7]}</sub>")
+    # The uses: steps that would run, with what they are given.
+    assert set(run.uses) == {"python", "comment", "upload"}
+    assert run.uses["python"] == {"python-version": "3.11", "update-environment": "false"}
+    assert run.uses["comment"]["github-token"] == "ghs_test_token"
+    assert run.uses["upload"] == {"name": "pim-plan-examples-assignments-pim-attempt-1",
+                                 "path": str(out), "if-no-files-found": "ignore",
+                                 "retention-days": "30"}
+
+
+def test_validate_of_an_invalid_directory_fails_the_step(tmp_path: Path) -> None:
+    bad = tmp_path / "access"
+    shutil.copytree(ROOT / "examples" / "access-repo" / "assignments", bad)
+    (bad / "groups" / "broken.yaml").write_text("group: PIM-Network-Ops\nmembers: {eligible: 3}\n")
+    run = run_action(tmp_path, {"command": "validate", "directory": str(bad)}, event="push")
+    assert run.outcomes["run"] == "failure"
+    assert run.outcomes["doctor"] == "skipped"  # doctor runs before plan and apply only
+    assert run.action_outputs["exit-code"] == "1"
+    assert run.action_outputs["changes"] == "false"
+    assert f"## ❌ pim-reconciler validate: {bad} is invalid" in run.summary
+    assert "broken.yaml" in run.summary
+    assert "::error title=pim-reconciler action::pim-reconciler validate exited 1" \
+        in run.logs["run"]
+    assert "comment" not in run.uses  # no PR comment outside plan on a pull request
+    assert "upload" in run.uses  # the output folder is uploaded all the same
+
+
+def test_validate_of_the_example_access_repository(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "validate",
+                                "directory": "examples/access-repo/assignments"}, event="push")
+    assert run.outcomes["run"] == "success", run.logs["run"]
+    assert run.action_outputs["exit-code"] == "0"
+    assert "## ✅ pim-reconciler validate: examples/access-repo/assignments is valid" \
+        in run.summary
+
+
+def test_apply_against_a_copy_of_the_emulator_tenant(tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant.yaml"
+    shutil.copy(ROOT / "examples" / "tenant.yaml", tenant)
+    run = run_action(tmp_path, {"command": "apply", "directory": "examples/assignments",
+                                "extra-args": f"--emulator {tenant}"}, event="schedule")
+    assert run.outcomes["run"] == "success", run.logs["run"]
+    out = Path(run.action_outputs["output-dir"])
+    audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert audit  # changes were sent
+    assert run.action_outputs["changes"] == "true"
+    # One change of the example tenant is held back by PIM's five-minute rule: exit 3.
+    assert run.action_outputs["exit-code"] == "3"
+    assert run.action_outputs["deferred"] == "true"
+    assert "::warning title=PIM apply: changes deferred::" in run.logs["run"]
+    assert (out / "apply.md").read_text() in run.summary
+    assert not (out / "comment.md").exists()
+
+
+def test_bad_inputs_stop_before_anything_runs(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "destroy"})
+    assert run.outcomes["prepare"] == "failure"
+    assert "command must be one of: validate plan apply drift report (got 'destroy')" \
+        in run.logs["prepare"]
+    assert [run.outcomes[s] for s in ("install", "doctor", "run")] == ["skipped"] * 3
+    assert run.uses == {}  # nor comment, nor upload, nor setup-python
+    run = run_action(tmp_path, {"command": "plan", "shard": "5/4"}, only={"prepare"})
+    assert "shard 5/4: I must be between 1 and N" in run.logs["prepare"]
+
+
+def test_shards_and_tenants_get_their_own_comment_and_artifact(tmp_path: Path) -> None:
+    seen = set()
+    for shard in ("1/2", "2/2"):
+        run = run_action(tmp_path, {"command": "plan", "directory": "tenants/contoso",
+                                    "tenant": "contoso.onmicrosoft.com", "shard": shard},
+                         only={"prepare"})
+        p = run.outputs["prepare"]
+        seen.add((p["comment-marker"], p["artifact-name"], p["out-dir"]))
+    assert {m for m, _, _ in seen} == {
+        "<!-- pim-reconciler-comment: tenants-contoso-contoso.onmicrosoft.com-shard-1-of-2 -->",
+        "<!-- pim-reconciler-comment: tenants-contoso-contoso.onmicrosoft.com-shard-2-of-2 -->"}
+    assert len({a for _, a, _ in seen}) == len({o for _, _, o in seen}) == 2
+
+
+@pytest.mark.parametrize(("version", "spec"), [
+    ("0.3.1", "pim-reconciler==0.3.1"),
+    ("1.0.0rc2", "pim-reconciler==1.0.0rc2"),
+    ("v1.2.0", "git+https://github.com/pim-reconciler/pim-reconciler@v1.2.0"),
+    (HEAD_SHA, f"git+https://github.com/pim-reconciler/pim-reconciler@{HEAD_SHA}"),
+    ("1.0; curl evil", None),
+])
+def test_install_takes_a_release_or_a_git_ref(tmp_path: Path, version: str,
+                                             spec: str | None) -> None:
+    run = run_action(tmp_path, {"command": "validate", "version": version},
+                     only={"prepare", "install"})
+    log = tmp_path / "install.log"
+    if spec is None:
+        assert run.outcomes["install"] == "failure" and not log.exists()
+        assert "version must be a release (0.3.1) or a git ref" in run.logs["install"]
+    else:
+        assert run.outcomes["install"] == "success", run.logs["install"]
+        assert log.read_text().splitlines()[-2] == f"pip install --no-input --quiet {spec}"
+
+
+@pytest.mark.parametrize(("ref", "version"), [
+    ("v1.4.2", "1.4.2"),
+    ("0123456789abcdef0123456789abcdef01234567", "0.0.0+g0123456789ab"),
+    ("main", "from git"),  # a branch: setuptools-scm's fallback (0.0.0)
+])
+def test_a_downloaded_action_names_its_version_after_its_ref(tmp_path: Path, ref: str,
+                                                             version: str) -> None:
+    """`uses: owner/repo@ref` arrives without .git: the version comes from the ref."""
+    action = tmp_path / "action-download"
+    (action / "action").mkdir(parents=True)
+    shutil.copy2(ROOT / "pyproject.toml", action / "pyproject.toml")
+    shutil.copy2(ROOT / "action" / "run.sh", action / "action" / "run.sh")
+    run = run_action(tmp_path, {"command": "validate"}, only={"prepare", "install"},
+                     action_ref=ref, action_path=action)
+    assert run.outcomes["install"] == "success", run.logs["install"]
+    lines = (tmp_path / "install.log").read_text().splitlines()
+    assert lines[-2:] == [f"pip install --no-input --quiet {action}", f"version {version}"]
+
+
+def test_the_action_checkout_with_git_keeps_the_scm_version(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "validate"}, only={"prepare", "install"},
+                     action_ref="v1.4.2")  # the repository root has .git
+    assert run.outcomes["install"] == "success", run.logs["install"]
+    assert (tmp_path / "install.log").read_text().splitlines()[-1] == "version from git"
+
+
+def test_the_extra_args_are_split_not_evaluated(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    run = run_action(tmp_path, {"command": "validate", "directory": "examples/assignments",
+                                "extra-args": f"--format json $(touch {marker})"},
+                     event="push")
+    assert not marker.exists()
+    assert run.action_outputs["exit-code"] == "1"  # `$(touch ...)` reached the tool as a word
+    assert f"Got unexpected extra arguments ($(touch {marker}))" in run.summary
+
+
+def test_every_uses_of_the_action_is_pinned_by_sha_with_its_version() -> None:
+    text = (ROOT / "action.yml").read_text()
+    pins = re.findall(r"^\s+uses: (\S+) # (v\d+\.\d+\.\d+)$", text, re.M)
+    assert len(pins) == len(re.findall(r"^\s+uses:", text, re.M)) == 3
+    assert all(PINNED.match(ref) for ref, _ in pins), pins
+    # the same pins as the workflows use (one version of each action in the repository)
+    workflows = "".join(p.read_text() for p in OUR_WORKFLOWS)
+    assert all(f"{ref} # {version}" in workflows for ref, version in pins
+               if not ref.startswith("actions/github-script") or "github-script" in workflows)
+
+
+def test_no_template_expansion_inside_a_run_script() -> None:
+    runs = [s["run"] for s in ACTION["runs"]["steps"] if "run" in s]
+    assert runs and all("${{" not in r for r in runs)
+    assert all(r.startswith('bash "$GITHUB_ACTION_PATH/action/run.sh" ') for r in runs)
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+def _check_jsonschema() -> str:
+    found = shutil.which("check-jsonschema", path=str(BIN)) or shutil.which("check-jsonschema")
+    if found is None:
+        assert os.environ.get("CI") != "true", "check-jsonschema is required under CI=true"
+        pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
+    return found
+
+
+def test_the_action_passes_the_actions_schema() -> None:
+    done = subprocess.run([_check_jsonschema(), "--no-cache", "--builtin-schema",
+                           "vendor.github-actions", str(ROOT / "action.yml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_workflow_passes_the_workflows_schema() -> None:
+    assert EXAMPLE_WORKFLOWS and OUR_WORKFLOWS
+    done = subprocess.run([_check_jsonschema(), "--no-cache", "--builtin-schema",
+                           "vendor.github-workflows",
+                           *map(str, OUR_WORKFLOWS + EXAMPLE_WORKFLOWS)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
