@@ -2,6 +2,11 @@
 
 config -> desired model -> (resolution, live state) -> plan. The only place that sequences the
 Graph adapter's reads for planning; the CLI stays thin.
+
+A `Scope` narrows a run: `--only` globs select groups before anything is read
+(`reconciler.desired.select`); `--shard I/N` keeps, once the groups are resolved, the groups of
+the shard (`reconciler.plan.scope`): only their schedules and policies are read, only their
+entries' principals resolved, only they planned, and the removal cap is the shard's share.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from datetime import datetime, timedelta
 
 from reconciler.clock import Clock, FixedClock
 from reconciler.desired.model import DesiredState
+from reconciler.desired.select import Scope, Shard, select_only
 from reconciler.graph.backend import GraphBackend
 from reconciler.live.model import LiveGroup, LiveState, Resolution
 from reconciler.plan.access import AccessReport, build_report
 from reconciler.plan.changes import Plan
 from reconciler.plan.drift import DriftReport, classify
 from reconciler.plan.planner import collect_principals, plan
+from reconciler.plan.scope import PlanScope, scoped_problems, shard_groups
 from reconciler.problems import Problem
 from reconciler.targets import Target, open_backend
 
@@ -56,18 +63,75 @@ async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Reso
     return resolution, live
 
 
+async def read_shard(
+    desired: DesiredState, backend: GraphBackend, shard: Shard | None
+) -> tuple[DesiredState, Resolution, LiveState]:
+    """`read_state` of one shard's groups: `(the shard's desired state, resolution, live)`.
+
+    Every declared group is resolved (one cheap round of lookups), then only the shard's
+    groups are kept (`reconciler.plan.scope.shard_groups`): their schedules and policies are
+    read while the principals of their entries (and the protected ones, and their policies'
+    approvers) resolve. `shard` None: `read_state` of everything. Raises `GraphError`.
+    """
+    if shard is None:
+        resolution, live = await read_state(desired, backend)
+        return desired, resolution, live
+    group_refs = list(dict.fromkeys(g.group for g in desired.groups))
+    found = await backend.resolve(group_refs, [])
+    mine = shard_groups(desired, found.groups, shard)
+    refs = {g.group for g in mine.groups}
+    groups = {ref: matches for ref, matches in found.groups.items() if ref in refs}
+    group_ids = sorted({matches[0].id for matches in groups.values() if len(matches) == 1})
+    resolving = asyncio.ensure_future(backend.resolve([], collect_principals(mine)))
+    try:
+        live = await backend.read(group_ids, after=resolving)
+        principals = await resolving
+    finally:
+        if not resolving.done():
+            resolving.cancel()
+    resolution = Resolution(groups=groups, principals=principals.principals,
+                            problems=found.problems + principals.problems)
+    return mine, resolution, live
+
+
+async def read_scope(
+    desired: DesiredState, backend: GraphBackend, scope: Scope | None
+) -> tuple[DesiredState, Resolution, LiveState]:
+    """`--only` (`select_only`), then `read_shard`: `(the desired state in scope, resolution,
+    live)`. Raises `SelectError` for an `--only` glob that matches nothing, `GraphError`."""
+    scope = scope or Scope()
+    return await read_shard(select_only(desired, scope.only), backend, scope.shard)
+
+
+async def _plan_scope(
+    desired: DesiredState,
+    backend: GraphBackend,
+    now: datetime,
+    allow_removals: int | None,
+    scope: Scope | None,
+) -> tuple[DesiredState, Plan]:
+    now = now.replace(microsecond=0)
+    mine, resolution, live = await read_scope(desired, backend, scope)
+    shard = scope.shard if scope else None
+    the_plan = plan(mine, resolution, live, now, allow_removals=allow_removals, shard=shard)
+    if scope is not None and not scope.whole:
+        the_plan = replace(the_plan, scope=PlanScope.of(scope, desired, mine))
+    return mine, the_plan
+
+
 async def make_plan(
     desired: DesiredState,
     backend: GraphBackend,
     now: datetime,
     *,
     allow_removals: int | None = None,
+    scope: Scope | None = None,
 ) -> Plan:
     """Read live state through `backend` and plan against it at `now` (UTC, truncated to whole
-    seconds: fractions would only add noise to every end time a reviewer reads)."""
-    now = now.replace(microsecond=0)
-    resolution, live = await read_state(desired, backend)
-    return plan(desired, resolution, live, now, allow_removals=allow_removals)
+    seconds: fractions would only add noise to every end time a reviewer reads). `scope`
+    (None: everything) narrows it to `--only` / `--shard` and is recorded in `Plan.scope`.
+    Raises `SelectError` (an `--only` glob matching nothing) and `GraphError`."""
+    return (await _plan_scope(desired, backend, now, allow_removals, scope))[1]
 
 
 def clock_for(now: datetime | None) -> Clock | None:
@@ -82,26 +146,32 @@ async def build_plan(
     target: Target,
     now: datetime | None,
     allow_removals: int | None = None,
+    scope: Scope | None = None,
 ) -> Plan:
     """Open the target, read, plan at the target's clock; the config problems (file order)
-    come first in the plan's problems."""
+    come first in the plan's problems (in a scoped run, those of the files it covers and of
+    files that declare no usable group, `scoped_problems`)."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now()
-        the_plan = await make_plan(desired, backend, at, allow_removals=allow_removals)
+        mine, the_plan = await _plan_scope(desired, backend, at, allow_removals, scope)
+    config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)
     return the_plan
 
 
 async def build_drift(desired: DesiredState, config_problems: list[Problem], target: Target,
-                      now: datetime | None, expiring_within: timedelta) -> DriftReport:
-    """Open the target, read, plan and classify at the target's clock (`now` pins it);
-    config warnings are added to the report's problems. Raises `GraphError`."""
+                      now: datetime | None, expiring_within: timedelta,
+                      scope: Scope | None = None) -> DriftReport:
+    """Open the target, read, plan and classify at the target's clock (`now` pins it) the
+    groups in `scope` (None: all); config warnings (of the files in scope) are added to the
+    report's problems. Raises `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
-        resolution, live = await read_state(desired, backend)
-    the_plan = plan(desired, resolution, live, at)
-    report = classify(desired, resolution, live, the_plan, at, expiring_within)
+        mine, resolution, live = await read_scope(desired, backend, scope)
+    the_plan = plan(mine, resolution, live, at, shard=scope.shard if scope else None)
+    report = classify(mine, resolution, live, the_plan, at, expiring_within)
+    config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         report = replace(report, problems=report.problems + tuple(config_problems))
     return report
@@ -109,15 +179,18 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
 
 async def build_access_report(desired: DesiredState, config_problems: list[Problem],
                               target: Target, now: datetime | None,
-                              expiring_within: timedelta | None = None) -> AccessReport:
+                              expiring_within: timedelta | None = None,
+                              scope: Scope | None = None) -> AccessReport:
     """Open the target, read (the same reads as a plan), plan and sort into the access report
-    at the target's clock (`now` pins it); `expiring_within` defaults to the settings'
-    `report.expiring_within`. Config problems come first. Raises `GraphError`."""
+    at the target's clock (`now` pins it) the groups in `scope` (None: all); `expiring_within`
+    defaults to the settings' `report.expiring_within`. Config problems (of the files in
+    scope) come first. Raises `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
-        resolution, live = await read_state(desired, backend)
-    the_plan = plan(desired, resolution, live, at)
+        mine, resolution, live = await read_scope(desired, backend, scope)
+    the_plan = plan(mine, resolution, live, at, shard=scope.shard if scope else None)
+    config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)
     window = expiring_within or desired.settings.report_expiring_within
-    return build_report(desired, resolution, live, the_plan, at, window)
+    return build_report(mine, resolution, live, the_plan, at, window)

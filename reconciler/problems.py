@@ -56,6 +56,7 @@ class Code(StrEnum):
     POLICY_NOT_APPLIED = "policy_not_applied"
     APPROVAL_RECOMMENDED = "approval_recommended"
     TEMPLATE_NOT_FOUND = "template_not_found"
+    LICENSE_MISSING = "license_missing"  # warning: an eligible user without P2 / ID Governance
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from reconciler.apply.executor import (
 from reconciler.apply.saved import stale_reason
 from reconciler.clock import FixedClock
 from reconciler.desired.model import DesiredState
+from reconciler.desired.select import Scope
 from reconciler.pipeline import clock_for, make_plan
 from reconciler.plan.changes import Plan
 from reconciler.targets import Target, open_backend
@@ -69,15 +70,19 @@ async def run_apply(
     confirm: Callable[[Plan], Awaitable[bool] | bool] | None,
     audit: AuditLog | None,
     observer: Observer | None = None,
+    scope: Scope | None = None,
 ) -> ApplyRun:
     """Plan (or re-check a saved plan), confirm, execute, and save emulator state.
 
     `confirm`, when given, is asked with the plan before anything is written; a False answer
-    refuses the run. Raises `GraphError` when the tenant cannot be read.
+    refuses the run. `scope` (`--only` / `--shard`, or a saved plan's own) narrows the plan
+    to those groups. Raises `GraphError` when the tenant cannot be read, `SelectError` for an
+    `--only` glob that matches nothing.
     """
     async with open_backend(target, clock=clock_for(now_option), save_state=True) as backend:
         clock = backend.clock
-        fresh = await make_plan(desired, backend, clock.now(), allow_removals=allow_removals)
+        fresh = await make_plan(desired, backend, clock.now(), allow_removals=allow_removals,
+                                scope=scope)
         the_plan = fresh
         if saved is not None:
             reason = stale_reason(saved, fresh, desired.digest, clock.now(), max_plan_age)

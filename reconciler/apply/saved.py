@@ -17,7 +17,8 @@ def stale_reason(
 ) -> str | None:
     """Why a saved (reviewed) plan may no longer be applied, or None.
 
-    Refused when the desired files changed since it was made (naming them); when live state
+    Refused when the desired files changed since it was made (naming them); when a scoped
+    plan's `--only` / `--shard` now selects other groups than it planned; when live state
     moved (the fingerprint of the rows and rules read differs: naming what moved, per group,
     from the two snapshots) or the saved changes are not what a plan made now would write (an
     edited plan file); when it is past its `valid_until`; or when it is older than `max_age`.
@@ -28,6 +29,12 @@ def stale_reason(
             before is not None and isinstance(desired_digest, FilesDigest)) else []
         return ("the desired files changed since the plan was made"
                 + (f": {', '.join(now_files)}" if now_files else "") + "; plan again")
+    if saved.scope is not None and fresh.scope is not None and \
+            saved.scope.groups != fresh.scope.groups:
+        return (f"the plan holds the groups {', '.join(saved.scope.groups) or 'none'} but its "
+                f"scope ({saved.scope.describe()}) now selects "
+                f"{', '.join(fresh.scope.groups) or 'none'}: its scope was edited, or a group "
+                "was made again with a new id; plan again")
     if saved.live_fingerprint != fresh.live_fingerprint:
         what = "; ".join(_live_moves(saved, fresh)) or "its fingerprint differs"
         moved = _moved(saved, fresh)

@@ -3,7 +3,7 @@ config -> graph -> plan -> render / apply. `main` is the console-script entry po
 
 from __future__ import annotations
 
-from reconciler.cli import access, apply, plan, reports, validate  # noqa: F401  (register)
+from reconciler.cli import access, apply, doctor, plan, reports, validate  # noqa: F401  (register)
 from reconciler.cli.base import cli
 from reconciler.emulator.cli import emulator
 

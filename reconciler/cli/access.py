@@ -12,6 +12,7 @@ import sys
 from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,6 +26,8 @@ from reconciler.cli.base import (
     make_target,
     now_option,
     run_graph,
+    scope_options,
+    scope_or_exit,
     stderr,
     target_options,
 )
@@ -51,24 +54,27 @@ from reconciler.render.access_html import render_access_html
                    "report.expiring_within, P14D).")
 @click.option("--link", metavar="URL", help="Address of the page to show in the markdown "
               "(e.g. the run's artifacts).")
+@scope_options
 @click.pass_obj
 def report_command(obj: Context, directory: str, emulator_file: str | None,
                    graph_url: str | None, tenant: str | None, credential: str, out_dir: str,
                    fmt: str, repo_url: str | None, expiring_within: timedelta | None,
-                   link: str | None) -> None:
+                   link: str | None, only: tuple[str, ...], shard: Any) -> None:
     """Write the access report of DIRECTORY: who can become member or owner of each declared
     group, until when, in which state, under which PIM settings (read-only).
 
     Exit 0: written; 1: the files or the tenant could not be read completely (the page is
-    still written when the tenant was read, with the problems listed).
+    still written when the tenant was read, with the problems listed). With --only or --shard,
+    of those groups only.
     """
     state, problems = load_or_exit(directory, "json" if fmt == "json" else "text")
+    scope = scope_or_exit(state, only, shard)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
     console = stderr()
     with console.status("Reading the tenant…", spinner="dots") if console.is_terminal \
             else nullcontext():
         report = run_graph(build_access_report(state, problems, target, obj.now,
-                                               expiring_within))
+                                               expiring_within, scope))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.html").write_text(render_access_html(report, repo_url=repo_url),

@@ -20,6 +20,8 @@ from reconciler.cli.base import (
     now_option,
     report_format_option,
     run_graph,
+    scope_options,
+    scope_or_exit,
     stderr,
     stdout,
     target_options,
@@ -64,6 +66,7 @@ from reconciler.render.text import print_problems
     callback=writable_file,
     help="Append one JSON line per change outcome to this file.",
 )
+@scope_options
 @click.pass_obj
 def apply(
     obj: Context,
@@ -79,11 +82,15 @@ def apply(
     max_plan_age: timedelta,
     fmt: str,
     audit_log: str | None,
+    only: tuple[str, ...],
+    shard: Any,
 ) -> None:
     """Apply the changes that bring PIM in line with DIRECTORY.
 
     Exit 0: converged; 1: a change failed or the run was refused (nothing written on a
-    refusal); 3: converged except changes deferred by PIM's five-minute rule.
+    refusal); 3: converged except changes deferred by PIM's five-minute rule. With --only or
+    --shard only those groups are planned and applied; a saved plan (--plan) is checked
+    against a plan of its own scope (a shard's plan applies that shard).
     """
     from reconciler.apply.executor import AuditLog
     from reconciler.apply.runs import run_apply
@@ -102,6 +109,15 @@ def apply(
         except PlanFileError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
+    scope = scope_or_exit(state, only, shard)
+    if saved is not None:
+        saved_scope = saved.scope.request if saved.scope else None
+        if scope is not None and scope != saved_scope:
+            held = f"covers {saved.scope.describe()}" if saved.scope else "covers all groups"
+            click.echo(f"error: {plan_file} {held}; give the same --only / --shard as its plan, "
+                       "or none", err=True)
+            sys.exit(EXIT_ERROR)
+        scope = saved_scope
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     if not yes and not interactive:
@@ -128,6 +144,7 @@ def apply(
             confirm=confirm,
             audit=AuditLog(audit_log) if audit_log else None,
             observer=observer,
+            scope=scope,
         )
     )
     observer.close()

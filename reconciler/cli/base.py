@@ -165,8 +165,48 @@ allow_removals_option = click.option(
     type=click.IntRange(min=0),
     metavar="N",
     help="Pass the removal safety guards (too_many_removals, empty_desired_set) for exactly N "
-    "removals: the run's total.",
+    "removals: the run's total (with --shard, this shard's).",
 )
+
+
+def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from reconciler.desired.select import SelectError, Shard
+
+    if value is None:
+        return None
+    try:
+        return Shard.parse(value)
+    except SelectError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def scope_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--only GLOB (repeatable) and --shard I/N: the part of DIRECTORY a run covers
+    (`reconciler.desired.select`); passed on as `only` (tuple of globs) and `shard`
+    (`Shard` or None)."""
+    func = click.option(
+        "--shard", callback=_parse_shard, metavar="I/N",
+        help="Only shard I of N: the groups whose object id hashes to it (stable, for a CI "
+        "matrix); the run's removal cap is shared between the N shards.")(func)
+    return click.option(
+        "--only", multiple=True, metavar="GLOB",
+        help="Only the groups whose file (relative to DIRECTORY, e.g. 'groups/platform-*') "
+        "or group name matches GLOB; repeatable. A GLOB matching nothing is an error.")(func)
+
+
+def scope_or_exit(state: DesiredState, only: tuple[str, ...], shard: Any) -> Any:
+    """The `Scope` of --only / --shard (None when neither is given), checked against `state`
+    before any tenant is read: a glob that matches nothing is one error line and exit 1."""
+    from reconciler.desired.select import Scope, SelectError, select_only
+
+    if not only and shard is None:
+        return None
+    try:
+        select_only(state, only)
+    except SelectError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    return Scope(tuple(only), shard)
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -187,7 +227,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Choice(
             ["default", "workload-identity", "github-oidc", "client-secret", "certificate"]
         ),
-        help="How to authenticate to Microsoft Graph.",
+        help="How to authenticate to Microsoft Graph (with --graph-url, any choice but "
+        "default signs in there; AZURE_AUTHORITY_HOST names the token authority).",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -220,7 +261,7 @@ def make_target(
     if graph_url:
         return Target(
             kind="url",
-            tenant=tenant,
+            tenant=tenant or settings_tenant,  # for an explicit --credential
             graph_url=graph_url,
             emulator_file=None,
             credential=credential,
@@ -242,6 +283,7 @@ def run_graph(coro: Any) -> Any:
     """
     from azure.core.exceptions import AzureError
 
+    from reconciler.desired.select import SelectError
     from reconciler.graph.auth import AuthenticationFailed, CredentialConfigError, identity_logging
     from reconciler.graph.errors import GraphError
     from reconciler.targets import TargetError
@@ -255,7 +297,7 @@ def run_graph(coro: Any) -> Any:
     except GraphError as exc:
         click.echo(f"error: Microsoft Graph: {exc}", err=True)
         sys.exit(EXIT_ERROR)
-    except (TargetError, CredentialConfigError) as exc:
+    except (TargetError, CredentialConfigError, SelectError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_ERROR)
     except AuthenticationFailed as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -16,6 +17,8 @@ from reconciler.cli.base import (
     now_option,
     report_format_option,
     run_graph,
+    scope_options,
+    scope_or_exit,
     target_options,
     writable_file,
 )
@@ -32,6 +35,7 @@ from reconciler.render.output import emit_plan
 @click.option("--out", type=click.Path(dir_okay=False), callback=writable_file,
               help="Also save the plan as JSON here.")
 @allow_removals_option
+@scope_options
 @click.pass_obj
 def plan(
     obj: Context,
@@ -43,10 +47,13 @@ def plan(
     fmt: str,
     out: str | None,
     allow_removals: int | None,
+    only: tuple[str, ...],
+    shard: Any,
 ) -> None:
     """Show the changes that would bring PIM in line with DIRECTORY.
 
-    Exit 0: no changes; 2: changes; 1: problems (nothing may be applied).
+    Exit 0: no changes; 2: changes; 1: problems (nothing may be applied). With --only or
+    --shard only those groups are planned, and the plan records its scope.
     """
     from reconciler.config import load_desired
 
@@ -59,8 +66,9 @@ def plan(
         if fmt == "text":
             click.echo(f"{directory}: invalid ({count_text(problems)})", err=True)
         sys.exit(EXIT_ERROR)
+    scope = scope_or_exit(state, only, shard)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
-    the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals))
+    the_plan = run_graph(build_plan(state, problems, target, obj.now, allow_removals, scope))
     title = f"PIM plan for {state.settings.tenant}" if state.settings.tenant else "PIM plan"
     emit_plan(the_plan, fmt, out, title=title)
     if fmt == "text" and the_plan.exit_code() == EXIT_ERROR:

@@ -10,6 +10,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,6 +24,8 @@ from reconciler.cli.base import (
     now_option,
     report_format_option,
     run_graph,
+    scope_options,
+    scope_or_exit,
     stderr,
     stdout,
     target_options,
@@ -54,20 +57,22 @@ def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> timedel
 @click.option("--expiring-within", default="P14D", show_default=True, callback=_window,
               metavar="DURATION", help="Report assignments ending within this ISO 8601 "
               "duration as expiring soon (reported, not drift).")
+@scope_options
 @click.pass_obj
 def drift_command(obj: Context, directory: str, emulator_file: str | None,
                   graph_url: str | None, tenant: str | None, credential: str, fmt: str,
-                  expiring_within: timedelta) -> None:
+                  expiring_within: timedelta, only: tuple[str, ...], shard: Any) -> None:
     """Report how live PIM state departs from DIRECTORY (read-only).
 
     Classes: out of band, missing, lifetime changed, renewal due, pending deferrals, policy
     changed (managed PIM settings fields that differ; drift); expiring soon and information
     (reported, not drift).
-    Exit 0: no drift; 2: drift; 1: error.
+    Exit 0: no drift; 2: drift; 1: error. With --only or --shard, of those groups only.
     """
     state, problems = load_or_exit(directory, fmt)
+    scope = scope_or_exit(state, only, shard)
     target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
-    report = run_graph(build_drift(state, problems, target, obj.now, expiring_within))
+    report = run_graph(build_drift(state, problems, target, obj.now, expiring_within, scope))
     if fmt == "json":
         click.echo(render_drift_json(report))
     elif fmt == "markdown":

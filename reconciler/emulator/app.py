@@ -2,7 +2,9 @@
 
 Every call goes through `router.dispatch`; this module only converts HTTP to `Call`, applies
 per-request latency with `asyncio.sleep` (so concurrent requests overlap), and writes the
-request log (method, path with query, status, latency in ms).
+request log (method, path with query, status, latency in ms). Entra's token endpoints
+(`routes_identity`) are served beside `/v1.0`. Every answer carries a `Date`
+header from the tenant's clock, as Graph's carry the service's time.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from email.utils import formatdate
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -17,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.emulator import ids
+from reconciler.emulator import ids, routes_identity
 from reconciler.emulator.errors import envelope
 from reconciler.emulator.router import Answer, Call, dispatch
 from reconciler.emulator.tenant import LogEntry, Tenant
@@ -70,9 +73,12 @@ def create_app(tenant: Tenant, latency_ms: int = 0) -> Starlette:
                 answer.request_status,
             )
         )
+        # Graph's `Date` header, from the tenant's clock (a client compares it with its own)
+        headers = {"Date": formatdate(tenant.now().timestamp(), usegmt=True), **answer.headers}
         if answer.body is None:
-            return Response(status_code=answer.status, headers=answer.headers)
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+            return Response(status_code=answer.status, headers=headers)
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
     methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
-    return Starlette(routes=[Route("/v1.0/{path:path}", handle, methods=methods)])
+    graph = Route("/v1.0/{path:path}", handle, methods=methods)
+    return Starlette(routes=[graph, *routes_identity.routes(tenant)])

@@ -138,7 +138,8 @@ def _run_item(tenant: Tenant, call: Call, item: Any, dispatch: Dispatch) -> dict
         with contextlib.suppress(ValueError):
             body = json.loads(body)
     sub = Call(
-        str(item["method"]).upper(), path, query, body, headers, call.base_url, batch_item=True
+        str(item["method"]).upper(), path, query, body, headers, call.base_url, batch_item=True,
+        roles=call.roles,  # sub-requests run with the envelope's token
     )
     answer = dispatch(tenant, sub)
     tenant.log(

@@ -34,6 +34,14 @@ class Call:
     headers: dict[str, str]
     base_url: str
     batch_item: bool = False
+    roles: frozenset[str] | None = None
+    """The roles of the call's bearer token (a `$batch` sub-request inherits its envelope's);
+    None for an anonymous call."""
+
+    def granted(self, tenant: Any) -> set[str] | frozenset[str] | None:
+        """The permissions this call holds: its token's roles, else (anonymous) the tenant's
+        `granted_permissions` (None = all granted)."""
+        return self.roles if self.roles is not None else tenant.granted_permissions
 
     @functools.cached_property
     def params(self) -> dict[str, str]:

@@ -19,7 +19,14 @@ import click
 from reconciler.clock import Clock, OffsetClock, SystemClock
 from reconciler.emulator import variants
 from reconciler.emulator.fixture import load_tenant, read_fixture, save_tenant, write_atomically
-from reconciler.emulator.server import RemoteBindRefused, base_url, check_host, free_port, serve
+from reconciler.emulator.server import (
+    RemoteBindRefused,
+    Tls,
+    base_url,
+    check_host,
+    free_port,
+    serve,
+)
 from reconciler.emulator.tenant import Tenant
 from reconciler.emulator.timefmt import format_plain_time, parse_time
 
@@ -97,6 +104,19 @@ def emulator() -> None:
     "lines (one answered request each), atomically.",
 )
 @click.option(
+    "--tls-cert",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain); needs --tls-key. Clients trust its CA "
+    "with SSL_CERT_FILE (or azure-identity's connection_verify).",
+)
+@click.option(
+    "--tls-key",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The PEM private key of --tls-cert.",
+)
+@click.option(
     "--clock",
     type=click.Choice(["fixture", "system"]),
     default="fixture",
@@ -113,8 +133,13 @@ def serve_command(
     allow_remote: bool,
     save_on_exit: bool,
     log_file: Path | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
-    """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted.
+    """Serve the tenant in STATE under http://HOST:PORT/v1.0 until interrupted (https with
+    --tls-cert/--tls-key), with Entra's token endpoint for the file's `applications` at
+    http(s)://HOST:PORT/{tenant}/oauth2/v2.0/token (give clients AZURE_AUTHORITY_HOST=
+    http(s)://HOST:PORT).
 
     On SIGTERM or SIGINT (Ctrl-C) the server stops taking connections, lets requests in
     flight finish (up to 5 s), then writes --log and, with --save-on-exit, the state back to
@@ -124,15 +149,19 @@ def serve_command(
         check_host(host, allow_remote)
     except RemoteBindRefused as exc:
         raise click.UsageError(str(exc)) from exc
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    tls = Tls(tls_cert, tls_key) if tls_cert and tls_key else None
     tenant = load_for_serving(state, page_size, clock)
     chosen = port or free_port(host)
-    click.echo(base_url(host, chosen), nl=True)
+    url = base_url(host, chosen, tls=tls is not None)
+    click.echo(url, nl=True)
     started = tenant.clock.now().replace(microsecond=0)
     if clock == "fixture" and not isinstance(tenant.clock, SystemClock):
         click.echo(
             f"clock: starts at {format_plain_time(started)} (the state file's now) and runs on; "
             f"give clients the same time, e.g. pim-reconciler --now "
-            f"{format_plain_time(started)} plan DIR --graph-url {base_url(host, chosen)}",
+            f"{format_plain_time(started)} plan DIR --graph-url {url}",
             err=True,
         )
 
@@ -153,4 +182,5 @@ def serve_command(
         latency_ms=latency_ms,
         allow_remote=allow_remote,
         on_exit=write_outputs,
+        tls=tls,
     )

@@ -6,8 +6,11 @@ this module knows `Tenant`; `tenant.py` knows nothing of fixtures.
 
 Extensions beyond the README (all optional): schedule `id`, `modified`, `status`,
 `createdUsing`, `visibleFrom`; request `id`, `completed`, `scheduleInfo`, `targetScheduleId`;
-fault `kind`, `latency_ms`, `seconds`, `message`; top-level `granted_permissions` (list of
-scopes; absent = all granted) and `latency_ms`. A dumped fixture uses absolute UTC times and
+fault `kind`, `latency_ms`, `seconds`, `message`; user `assignedPlans` (Graph's shape:
+`servicePlanId`, `capabilityStatus`, ...; absent = one enabled Entra ID P2 plan, `[]` =
+unlicensed); top-level `granted_permissions` (list of
+scopes; absent = all granted), `latency_ms`, and sign-in: `tenant_id`, `domains` and
+`applications` (`emulator.identity`). A dumped fixture uses absolute UTC times and
 explicit ids, so loading it gives the same state.
 """
 
@@ -25,6 +28,7 @@ import yaml
 from reconciler.clock import Clock, FixedClock, SystemClock
 from reconciler.emulator import ids
 from reconciler.emulator.faults import Fault
+from reconciler.emulator.identity import DEFAULT_TENANT_ID, dump_applications, load_applications
 from reconciler.emulator.state import (
     Group,
     Schedule,
@@ -50,6 +54,9 @@ _KNOWN_KEYS = {
     "latency_ms",
     "graph_variants",
     "request_history",
+    "tenant_id",
+    "domains",
+    "applications",
 }
 
 
@@ -188,11 +195,17 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
     tenant.latency_ms = int(data.get("latency_ms") or 0)
     if data.get("granted_permissions") is not None:
         tenant.granted_permissions = set(data["granted_permissions"])
+    _load_identity(tenant, data, now)
     for raw in data.get("users") or []:
         upn = raw["userPrincipalName"]
         uid = str(raw.get("id") or ids.derived_id("user", upn.lower()))
+        plans = raw.get("assignedPlans")
+        if plans is not None and (not isinstance(plans, list)
+                                  or not all(isinstance(p, dict) for p in plans)):
+            raise ValueError(f"user {upn}: assignedPlans must be a list of mappings")
         tenant.users[uid] = User(
-            uid, upn, raw.get("displayName") or upn.split("@")[0], raw.get("mail")
+            uid, upn, raw.get("displayName") or upn.split("@")[0], raw.get("mail"),
+            None if plans is None else [dict(p) for p in plans],
         )
     for raw in data.get("groups") or []:
         name = raw["displayName"]
@@ -224,6 +237,30 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
         _load_request(tenant, raw, when, now, names)
     for raw in data.get("faults") or []:
         tenant.faults.append(Fault.from_fixture(dict(raw)))
+
+
+def _load_identity(tenant: Tenant, data: dict[str, Any], now: datetime) -> None:
+    """`tenant_id`, `domains` and `applications` (see `emulator.identity`)."""
+    service = tenant.identity
+    if data.get("tenant_id"):
+        service.tenant_id = str(data["tenant_id"])
+    service.domains = [str(d) for d in data.get("domains") or []]
+    raw = data.get("applications")
+    if raw is not None and not isinstance(raw, list):
+        raise ValueError("applications must be a list")
+    load_applications(service, raw or [], now)
+
+
+def _dump_identity(tenant: Tenant) -> dict[str, Any]:
+    service = tenant.identity
+    out: dict[str, Any] = {}
+    if service.tenant_id != DEFAULT_TENANT_ID:
+        out["tenant_id"] = service.tenant_id
+    if service.domains:
+        out["domains"] = list(service.domains)
+    if service.applications:
+        out["applications"] = dump_applications(service)
+    return out
 
 
 def _load_schedule(
@@ -292,6 +329,7 @@ def _dump(tenant: Tenant) -> dict[str, Any]:
         out["latency_ms"] = tenant.latency_ms
     if tenant.granted_permissions is not None:
         out["granted_permissions"] = sorted(tenant.granted_permissions)
+    out.update(_dump_identity(tenant))
     if tenant.pinned_variants:
         out["graph_variants"] = dict(tenant.pinned_variants)
     if tenant.request_history is not None:
@@ -299,6 +337,7 @@ def _dump(tenant: Tenant) -> dict[str, Any]:
     out["users"] = [
         {"id": u.id, "userPrincipalName": u.user_principal_name, "displayName": u.display_name}
         | ({"mail": u.mail} if u.mail else {})
+        | ({"assignedPlans": u.assigned_plans} if u.assigned_plans is not None else {})
         for u in tenant.users.values()
     ]
     out["groups"] = [

@@ -1,6 +1,7 @@
 """Which application permissions each endpoint accepts (graph-pim-reference.md section 5).
 
-A request passes when the tenant's `granted_permissions` is None (all granted) or holds any
+A request passes when its granted permissions (`Call.granted`: the bearer token's roles, or
+the tenant's `granted_permissions` for an anonymous call) are None (all granted) or hold any
 one of the accepted scopes. PIM and policy endpoints refuse with 403 `UnknownError` +
 embedded `PermissionScopeNotGranted` (reference 3.1, TF-1386); directory endpoints with
 Graph's usual 403 `Authorization_RequestDenied`.
@@ -18,6 +19,17 @@ GROUPS = ["Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", *_DIR
 SERVICE_PRINCIPALS = ["Application.Read.All", "Application.ReadWrite.All", *_DIRECTORY]
 DIRECTORY_OBJECTS = [*_DIRECTORY, "User.Read.All", "Group.Read.All", "Application.Read.All"]
 POLICIES = ["RoleManagementPolicy.Read.AzureADGroup", "RoleManagementPolicy.ReadWrite.AzureADGroup"]
+ALL = [
+    "Application.Read.All",
+    "Group.Read.All",
+    "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup",
+    "RoleManagementPolicy.ReadWrite.AzureADGroup",
+    "User.Read.All",
+]
+"""Roles that pass every check here (least privilege for reading and writing everything the
+emulator serves): the synthetic application's token roles when `granted_permissions` is
+unset, i.e. all granted."""
 
 
 def pim_read(kind: str) -> list[str]:

@@ -119,7 +119,25 @@ def request_json(r: ScheduleRequest) -> dict[str, Any]:
     }
 
 
+DEFAULT_ASSIGNED_PLANS: list[dict[str, object]] = [
+    {
+        "assignedDateTime": "2024-01-01T00:00:00Z",
+        "capabilityStatus": "Enabled",
+        "service": "AADPremiumService",
+        "servicePlanId": "eec0eb4f-6444-4f95-aba0-50c24d67f998",  # AAD_PREMIUM_P2
+    }
+]
+"""What a user whose tenant-file entry has no `assignedPlans` holds: Microsoft Entra ID P2
+(service plan id from Entra's "Product names and service plan identifiers for licensing")."""
+
+USER_NON_DEFAULT = ("assignedPlans",)
+"""User properties Graph returns only when `$select`ed (not in the default set)."""
+
+
 def user_json(u: User) -> dict[str, Any]:
+    """A user with every property the emulator knows; the routes drop `USER_NON_DEFAULT`
+    ones unless `$select`ed, as Graph does."""
+    plans = DEFAULT_ASSIGNED_PLANS if u.assigned_plans is None else u.assigned_plans
     return {
         "@odata.type": "#microsoft.graph.user",
         "id": u.id,
@@ -127,7 +145,15 @@ def user_json(u: User) -> dict[str, Any]:
         "userPrincipalName": u.user_principal_name,
         "mail": u.mail,
         "accountEnabled": True,
+        "assignedPlans": [dict(p) for p in plans],
     }
+
+
+def without_non_default(row: dict[str, Any], selected: list[str]) -> dict[str, Any]:
+    """`row` without the properties Graph leaves out when no `$select` names them."""
+    if selected:
+        return row
+    return {k: v for k, v in row.items() if k not in USER_NON_DEFAULT}
 
 
 def group_json(g: Group) -> dict[str, Any]:
@@ -159,9 +185,9 @@ def service_principal_json(s: ServicePrincipal) -> dict[str, Any]:
 
 
 def directory_object_json(obj: User | Group | ServicePrincipal) -> dict[str, Any]:
-    """Any directory object, with its `@odata.type`."""
+    """Any directory object, with its `@odata.type` and default properties only."""
     if isinstance(obj, User):
-        return user_json(obj)
+        return without_non_default(user_json(obj), [])
     if isinstance(obj, Group):
         return group_json(obj)
     return service_principal_json(obj)
@@ -246,7 +272,10 @@ def pim_selectable(kind: str, what: str) -> tuple[set[str], str]:
 
 
 DIRECTORY_SELECTABLE: dict[str, tuple[set[str], str]] = {
-    "users": ({"id", "displayName", "userPrincipalName", "mail", "accountEnabled"}, "user"),
+    "users": (
+        {"id", "displayName", "userPrincipalName", "mail", "accountEnabled", "assignedPlans"},
+        "user",
+    ),
     "groups": (
         {
             "id",

@@ -1,8 +1,9 @@
 """Request dispatch: one Graph call (method, path below `/v1.0`, query, body) -> `Answer`.
 
-Transport-free, so the ASGI app and `$batch` share it. Applies injected faults and permission
-checks, then the endpoint found in the route table of the `routes_*` modules. An unknown path
-answers 400 `BadRequest`, a known path with another method 405.
+Transport-free, so the ASGI app and `$batch` share it. Reads the bearer token (its roles are
+the call's permissions; no token: anonymous), applies injected faults and permission checks,
+then the endpoint found in the route table of the `routes_*` modules. An unknown path answers
+400 `BadRequest`, a known path with another method 405.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from reconciler.emulator import batch, ids, routes_directory, routes_pim, routes_policy
 from reconciler.emulator.calls import Answer, Call
 from reconciler.emulator.errors import GraphError, envelope
+from reconciler.emulator.identity import TokenRejected
 from reconciler.emulator.routes_pim import PAG, REQUEST_COLLECTION
 from reconciler.emulator.tenant import Tenant
 
@@ -25,6 +27,7 @@ def dispatch(tenant: Tenant, call: Call) -> Answer:
     client_request_id = call.headers.get("client-request-id") or request_id
     extra = sum(f.latency_ms for f in tenant.take_faults(call.method, call.path, ["latency"]))
     try:
+        _authenticate(tenant, call)
         fired = tenant.take_faults(call.method, call.path, ["error"])
         if fired:
             fault = fired[0]
@@ -50,6 +53,27 @@ def dispatch(tenant: Tenant, call: Call) -> Answer:
     answer.headers.setdefault("request-id", request_id)
     answer.headers.setdefault("client-request-id", client_request_id)
     return answer
+
+
+UNAUTHORIZED_HEADERS = {
+    "WWW-Authenticate": 'Bearer realm="", authorization_uri='
+    '"https://login.microsoftonline.com/common/oauth2/authorize", '
+    'client_id="00000003-0000-0000-c000-000000000000"'
+}
+
+
+def _authenticate(tenant: Tenant, call: Call) -> None:
+    """Set `call.roles` from its `Authorization: Bearer` token (a `$batch` sub-request keeps
+    its envelope's); 401 `InvalidAuthenticationToken` for a token the emulator's identity
+    service refuses. A call without `Authorization` stays anonymous."""
+    authorization = call.headers.get("authorization")
+    if call.batch_item or authorization is None:
+        return
+    try:
+        call.roles = tenant.identity.verify(authorization)
+    except TokenRejected as exc:
+        raise GraphError(401, "InvalidAuthenticationToken", str(exc),
+                         dict(UNAUTHORIZED_HEADERS)) from None
 
 
 def _route(tenant: Tenant, call: Call) -> Answer:

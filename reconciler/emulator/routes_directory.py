@@ -20,6 +20,7 @@ from reconciler.emulator.resources import (
     group_json,
     service_principal_json,
     user_json,
+    without_non_default,
 )
 from reconciler.emulator.tenant import Tenant
 
@@ -87,11 +88,11 @@ def _kind_name(kind: str) -> str:
 
 def _list_directory(tenant: Tenant, call: Call, kind: str) -> Answer:
     kind = _kind_name(kind)
-    permissions.require(tenant.granted_permissions, _DIRECTORY_SCOPES[kind], directory=True)
+    permissions.require(call.granted(tenant), _DIRECTORY_SCOPES[kind], directory=True)
     tree = filter_of(call, _DIRECTORY_FIELDS[kind], in_fields=_DIRECTORY_IN_FIELDS[kind])
     selected = query_selected(call, *DIRECTORY_SELECTABLE[kind])
     rows = [
-        odata.select(r, selected)
+        without_non_default(odata.select(r, selected), selected)
         for r in _directory_rows(tenant, kind, tree)
         if tree is None or odata.matches(tree, r)
     ]
@@ -100,7 +101,7 @@ def _list_directory(tenant: Tenant, call: Call, kind: str) -> Answer:
 
 def _get_directory(tenant: Tenant, call: Call, kind: str, key: str) -> Answer:
     kind = _kind_name(kind)
-    permissions.require(tenant.granted_permissions, _DIRECTORY_SCOPES[kind], directory=True)
+    permissions.require(call.granted(tenant), _DIRECTORY_SCOPES[kind], directory=True)
     low = key.lower()
     for row in _directory_rows(tenant, kind):
         if low == str(row["id"]).lower() or low == str(row.get("userPrincipalName", "")).lower():
@@ -109,14 +110,14 @@ def _get_directory(tenant: Tenant, call: Call, kind: str, key: str) -> Answer:
                 200,
                 {
                     "@odata.context": context_url(call, f"{kind}/$entity"),
-                    **odata.select(row, selected),
+                    **without_non_default(odata.select(row, selected), selected),
                 },
             )
     raise not_found(key)
 
 
 def _get_sp_by_app_id(tenant: Tenant, call: Call, app_id: str) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.SERVICE_PRINCIPALS, directory=True)
+    permissions.require(call.granted(tenant), permissions.SERVICE_PRINCIPALS, directory=True)
     for sp in tenant.service_principals.values():
         if sp.app_id.lower() == app_id.lower():
             selected = query_selected(call, *DIRECTORY_SELECTABLE["servicePrincipals"])
@@ -125,7 +126,7 @@ def _get_sp_by_app_id(tenant: Tenant, call: Call, app_id: str) -> Answer:
 
 
 def _get_by_ids(tenant: Tenant, call: Call) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.DIRECTORY_OBJECTS, directory=True)
+    permissions.require(call.granted(tenant), permissions.DIRECTORY_OBJECTS, directory=True)
     body = call.body if isinstance(call.body, dict) else {}
     wanted = body.get("ids")
     if not isinstance(wanted, list) or len(wanted) > 1000:

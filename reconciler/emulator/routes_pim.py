@@ -132,7 +132,7 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
     kind, what = COLLECTIONS[collection]
     selected = query_selected(call, *pim_selectable(kind, what))
     if what == "request":
-        permissions.require(tenant.granted_permissions, permissions.pim_requests_read(kind))
+        permissions.require(call.granted(tenant), permissions.pim_requests_read(kind))
         tree = filter_of(call, _REQUEST_FIELDS, _REQUEST_NE)
         if tree is None:
             return Answer(
@@ -146,7 +146,7 @@ def list_pim(tenant: Tenant, call: Call, collection: str) -> Answer:
             )
         rows = [request_json(r) for r in tenant.requests.values() if r.kind == kind]
     else:
-        permissions.require(tenant.granted_permissions, permissions.pim_read(kind))
+        permissions.require(call.granted(tenant), permissions.pim_read(kind))
         allowed = set(_SCHEDULE_FIELDS if what == "schedule" else _INSTANCE_FIELDS)
         if kind == "eligible":
             allowed -= {"assignmentType", "assignmentScheduleId"}
@@ -179,13 +179,13 @@ def get_pim(tenant: Tenant, call: Call, collection: str, item_id: str) -> Answer
     collection = _canonical_collection(collection)
     kind, what = COLLECTIONS[collection]
     if what == "request":
-        permissions.require(tenant.granted_permissions, permissions.pim_requests_read(kind))
+        permissions.require(call.granted(tenant), permissions.pim_requests_read(kind))
         request = tenant.requests.get(item_id)
         if request is None or request.kind != kind:
             raise GraphError(404, "ResourceNotFound", f"The resource '{item_id}' was not found.")
         row = request_json(request)
     else:
-        permissions.require(tenant.granted_permissions, permissions.pim_read(kind))
+        permissions.require(call.granted(tenant), permissions.pim_read(kind))
         visible = _visible(tenant, kind)
         if what == "schedule":
             found = [s for s in visible if s.id == item_id]
@@ -212,7 +212,7 @@ def create_request(tenant: Tenant, call: Call, collection: str) -> Answer:
     collection = _canonical_collection(collection)
     kind, _ = COLLECTIONS[collection]
     action = body_action(call.body)
-    permissions.require(tenant.granted_permissions, permissions.pim_write(kind, action))
+    permissions.require(call.granted(tenant), permissions.pim_write(kind, action))
     committed = tenant.take_faults(call.method, call.path, ["committed"])
     failed = tenant.take_faults(call.method, call.path, ["failed"])
     lag = tenant.take_faults(call.method, call.path, ["lag"])
@@ -248,7 +248,7 @@ def cancel_request(tenant: Tenant, call: Call, collection: str, item_id: str) ->
     """POST …/{id}/cancel: a pending request becomes Canceled (a future adminAssign's
     schedule goes with it)."""
     kind, _ = COLLECTIONS[_canonical_collection(collection)]
-    permissions.require(tenant.granted_permissions, permissions.pim_write(kind, None))
+    permissions.require(call.granted(tenant), permissions.pim_write(kind, None))
     request = tenant.requests.get(item_id)
     if request is None or request.kind != kind:
         raise GraphError(404, "ResourceNotFound", f"The resource '{item_id}' was not found.")

@@ -86,7 +86,7 @@ def _policy_expand(call: Call) -> tuple[bool, bool]:
 
 
 def _list_policy_assignments(tenant: Tenant, call: Call) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     tree = _scope_filter(call, {"id", "policyId", "scopeId", "scopeType", "roleDefinitionId"})
     expand_policy, with_rules = _policy_expand(call)
     rows = []
@@ -103,7 +103,7 @@ def _list_policy_assignments(tenant: Tenant, call: Call) -> Answer:
 
 
 def _get_policy_assignment(tenant: Tenant, call: Call, item_id: str) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     expand_policy, with_rules = _policy_expand(call)
     for gid in tenant.groups:
         for access in ("member", "owner"):
@@ -114,7 +114,7 @@ def _get_policy_assignment(tenant: Tenant, call: Call, item_id: str) -> Answer:
 
 
 def _list_policies(tenant: Tenant, call: Call) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     tree = _scope_filter(call, {"id", "scopeId", "scopeType"})
     with_rules = "rules" in call.params.get("expand", "") or "*" in call.params.get("expand", "")
     rows = []
@@ -126,7 +126,7 @@ def _list_policies(tenant: Tenant, call: Call) -> Answer:
 
 
 def _get_policy(tenant: Tenant, call: Call, item_id: str) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     with_rules = "rules" in call.params.get("expand", "") or "*" in call.params.get("expand", "")
     for gid in tenant.groups:
         for access in ("member", "owner"):
@@ -137,7 +137,7 @@ def _get_policy(tenant: Tenant, call: Call, item_id: str) -> Answer:
 
 
 def list_rules(tenant: Tenant, call: Call, policy_id: str) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     policy = _find_policy(tenant, policy_id)
     return page(
         tenant,
@@ -148,7 +148,7 @@ def list_rules(tenant: Tenant, call: Call, policy_id: str) -> Answer:
 
 
 def get_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Answer:
-    permissions.require(tenant.granted_permissions, permissions.POLICIES)
+    permissions.require(call.granted(tenant), permissions.POLICIES)
     policy = _find_policy(tenant, policy_id)
     for rule in rules_of(policy):
         if str(rule["id"]).lower() == rule_id.lower():
@@ -162,7 +162,7 @@ def update_rule(tenant: Tenant, call: Call, policy_id: str, rule_id: str) -> Ans
     keeps the old rule (TFMSGRAPH-75). An update gives the policy a new id (reference 3.2):
     the old id answers 404 from then on; clients find the policy again through its
     assignment."""
-    permissions.require(tenant.granted_permissions, POLICY_WRITE)
+    permissions.require(call.granted(tenant), POLICY_WRITE)
     policy = _find_policy(tenant, policy_id)
     current = {str(r["id"]): r for r in rules_of(policy)}
     rule_id = next((rid for rid in current if rid.lower() == rule_id.lower()), rule_id)

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -52,12 +53,21 @@ GRACEFUL_SHUTDOWN_S = 5
 exit hook runs well before `docker stop` follows SIGTERM with SIGKILL after 10 s)."""
 
 
+@dataclass(frozen=True)
+class Tls:
+    """Serve HTTPS: `certfile` (PEM, the chain) and `keyfile` (PEM private key)."""
+
+    certfile: str
+    keyfile: str
+
+
 def _config(
     tenant: Tenant,
     host: str,
     port: int,
     latency_ms: int,
     graceful_shutdown_s: float | None = None,
+    tls: Tls | None = None,
 ) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(tenant, latency_ms=latency_ms),
@@ -67,6 +77,9 @@ def _config(
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=graceful_shutdown_s,
+        date_header=False,  # the app sends `Date` from the tenant's clock
+        ssl_certfile=tls.certfile if tls else None,
+        ssl_keyfile=tls.keyfile if tls else None,
     )
 
 
@@ -92,10 +105,10 @@ class _ExitHookServer(uvicorn.Server):
             self.run_exit_hook()
 
 
-def base_url(host: str, port: int) -> str:
-    """`http://HOST:PORT/v1.0` (IPv6 hosts bracketed)."""
+def base_url(host: str, port: int, tls: bool = False) -> str:
+    """`http://HOST:PORT/v1.0` (`https` with `tls`; IPv6 hosts bracketed)."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{shown}:{port}/v1.0"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/v1.0"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -112,6 +125,7 @@ def serve(
     latency_ms: int = 0,
     allow_remote: bool = False,
     on_exit: Callable[[], None] | None = None,
+    tls: Tls | None = None,
 ) -> None:
     """Serve `tenant` until interrupted (blocking). `port` 0 picks a free port.
 
@@ -124,7 +138,8 @@ def serve(
     Raises `RemoteBindRefused` for a non-loopback host without `allow_remote`.
     """
     check_host(host, allow_remote)
-    config = _config(tenant, host, port or free_port(host), latency_ms, GRACEFUL_SHUTDOWN_S)
+    config = _config(tenant, host, port or free_port(host), latency_ms, GRACEFUL_SHUTDOWN_S,
+                     tls)
     server = _ExitHookServer(config, on_exit)
     try:
         server.run()
@@ -134,15 +149,18 @@ def serve(
 
 @contextlib.contextmanager
 def running_server(
-    tenant: Tenant, host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0
+    tenant: Tenant, host: str = "127.0.0.1", port: int = 0, latency_ms: int = 0,
+    tls: Tls | None = None,
 ) -> Iterator[str]:
-    """Run the emulator in a background thread; yield its base URL; stop it on exit.
+    """Run the emulator in a background thread; yield its base URL (`https://...` with
+    `tls`; Entra's token endpoints are at the same host, `/{tenant}/oauth2/v2.0/token`);
+    stop it on exit.
 
     Loopback hosts only. Raises `RuntimeError` if the server does not start within 10 s.
     """
     check_host(host, allow_remote=False)
     chosen = port or free_port(host)
-    server = uvicorn.Server(_config(tenant, host, chosen, latency_ms))
+    server = uvicorn.Server(_config(tenant, host, chosen, latency_ms, tls=tls))
     thread = threading.Thread(target=server.run, name="pim-emulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -152,7 +170,7 @@ def running_server(
             raise RuntimeError(f"emulator did not start on {host}:{chosen}")
         time.sleep(0.01)
     try:
-        yield base_url(host, chosen)
+        yield base_url(host, chosen, tls=tls is not None)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

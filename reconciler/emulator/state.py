@@ -12,10 +12,15 @@ from datetime import datetime
 
 @dataclass
 class User:
+    """`assigned_plans`: the user's `assignedPlans` as the tenant file gives them (dicts with
+    `servicePlanId`, `capabilityStatus`, ...); None when the file does not say, served as one
+    enabled Microsoft Entra ID P2 plan (`resources.DEFAULT_ASSIGNED_PLANS`)."""
+
     id: str
     user_principal_name: str
     display_name: str
     mail: str | None = None
+    assigned_plans: list[dict[str, object]] | None = None
 
 
 @dataclass

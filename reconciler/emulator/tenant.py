@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.clock import Clock, SystemClock
-from reconciler.emulator import ids, variants
+from reconciler.emulator import ids, permissions, variants
 from reconciler.emulator.faults import Fault
+from reconciler.emulator.identity import IdentityService
 from reconciler.emulator.state import (
     Group,
     Policy,
@@ -140,6 +141,15 @@ class Tenant:
         self.page_size: int = DEFAULT_PAGE_SIZE
         self.latency_ms: int = 0
         self.granted_permissions: set[str] | None = None
+        """Application permissions of anonymous calls (None: all granted); a call with a
+        bearer token has its token's roles instead (`identity`)."""
+        self.identity = IdentityService(
+            self.clock,
+            granted=lambda: self.granted_permissions,
+            object_id_of=lambda app_id: next(
+                (s.id for s in self.service_principals.values() if s.app_id == app_id), None),
+            all_permissions=permissions.ALL,
+        )
         self.request_log: list[LogEntry] = []
         self._accepted = 0
         self.request_history: int | None = None

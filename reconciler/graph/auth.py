@@ -21,6 +21,7 @@ import base64
 import json
 import logging
 import os
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -114,12 +115,14 @@ class GitHubOidcAssertion:
 
     GETs `ACTIONS_ID_TOKEN_REQUEST_URL` with `audience=api://AzureADTokenExchange` and
     `Authorization: bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN`; the answer is `{"value": jwt}`.
-    `transport` is injectable for tests. Raises `CredentialConfigError` when the variables are
-    missing (the workflow needs `permissions: id-token: write`).
+    `transport` is injectable for tests; `verify` is True or a CA bundle path. Raises
+    `CredentialConfigError` when the variables are missing (the workflow needs
+    `permissions: id-token: write`).
     """
 
     def __init__(self, env: Mapping[str, str] | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 verify: bool | str = True) -> None:
         env = os.environ if env is None else env
         self._url = env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
         self._token = env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -128,9 +131,13 @@ class GitHubOidcAssertion:
                 "github-oidc needs ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN"
                 " (set `permissions: id-token: write` in the workflow)")
         self._transport = transport
+        self._verify = verify
 
     def __call__(self) -> str:
-        with httpx.Client(transport=self._transport, timeout=30.0) as client:
+        verify: Any = self._verify
+        if isinstance(verify, str):  # a CA bundle path (httpx wants an SSL context for it)
+            verify = ssl.create_default_context(cafile=verify)
+        with httpx.Client(transport=self._transport, timeout=30.0, verify=verify) as client:
             # the URL already carries a query (api-version): merge, do not replace it
             url = httpx.URL(self._url or "").copy_merge_params({"audience": GITHUB_AUDIENCE})
             resp = client.get(url, headers={"Authorization": f"bearer {self._token}"})
@@ -165,36 +172,125 @@ def _tenant_or_missing(kind: str, tenant_id: str | None, env: Mapping[str, str])
     return tenant_id
 
 
-def build_credential(kind: str, tenant: str | None,
-                     env: Mapping[str, str] | None = None) -> NamedCredential:
+MICROSOFT_AUTHORITY_HOSTS = frozenset({
+    "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn", "login.microsoftonline.de", "login.windows.net",
+    "login.microsoft.com", "sts.windows.net",
+})
+"""Entra's own authority hosts (azure-identity's `AzureAuthorityHosts` and their aliases):
+instance discovery stays on for these and is switched off for any other host."""
+
+
+def authority_options(env: Mapping[str, str]) -> dict[str, Any]:
+    """azure-identity keyword arguments for the authority in `env`: `AZURE_AUTHORITY_HOST`
+    (azure-identity's own variable, e.g. `https://login.microsoftonline.us` or a local token
+    service `https://127.0.0.1:8443`) as `authority`, with `disable_instance_discovery=True`
+    when its host is not one of `MICROSOFT_AUTHORITY_HOSTS` (MSAL would otherwise ask
+    login.microsoftonline.com to validate it). Empty without the variable."""
+    host = (env.get("AZURE_AUTHORITY_HOST") or "").strip()
+    if not host:
+        return {}
+    name = httpx.URL(host if "://" in host else f"https://{host}").host.lower()
+    options: dict[str, Any] = {"authority": host}
+    if name not in MICROSOFT_AUTHORITY_HOSTS:
+        options["disable_instance_discovery"] = True
+    return options
+
+
+def build_credential(kind: str, tenant: str | None, env: Mapping[str, str] | None = None,
+                     **options: Any) -> NamedCredential:
     """An async azure-identity credential for `kind` (one of `CREDENTIALS`), wrapped in a
     `NamedCredential`.
 
+    `env` (default `os.environ`) gives the settings, `AZURE_AUTHORITY_HOST` included (see
+    `authority_options`); `options` go to the azure-identity credential as they are (e.g.
+    `connection_verify="ca.pem"`, a CA bundle path for a token service with a private CA;
+    the GitHub OIDC request of `github-oidc` trusts the same).
     Raises `CredentialConfigError` naming the missing setting.
     """
-    return NamedCredential(kind, _azure_credential(kind, tenant, env))
+    return NamedCredential(kind, _azure_credential(kind, tenant, env, options))
 
 
-def _azure_credential(kind: str, tenant: str | None, env: Mapping[str, str] | None) -> Any:
+def _azure_credential(kind: str, tenant: str | None, env: Mapping[str, str] | None,
+                      options: dict[str, Any]) -> Any:
     from azure.identity import aio
 
     env = os.environ if env is None else env
+    options = {**authority_options(env), **options}
     if kind == "default":
-        return aio.DefaultAzureCredential()
+        options.pop("disable_instance_discovery", None)
+        return aio.DefaultAzureCredential(**options)
     if kind not in CREDENTIALS:
         raise CredentialConfigError(f"unknown credential {kind!r}; use one of {CREDENTIALS}")
     tenant_id = _tenant_or_missing(kind, tenant or env.get("AZURE_TENANT_ID"), env)
     client_id = env["AZURE_CLIENT_ID"]
     if kind == "workload-identity":
         return aio.WorkloadIdentityCredential(tenant_id=tenant_id, client_id=client_id,
-                                              token_file_path=env["AZURE_FEDERATED_TOKEN_FILE"])
+                                              token_file_path=env["AZURE_FEDERATED_TOKEN_FILE"],
+                                              **options)
     if kind == "github-oidc":
-        return aio.ClientAssertionCredential(tenant_id, client_id, GitHubOidcAssertion(env))
+        assertion = GitHubOidcAssertion(env, verify=options.get("connection_verify", True))
+        return aio.ClientAssertionCredential(tenant_id, client_id, assertion, **options)
     if kind == "client-secret":
-        return aio.ClientSecretCredential(tenant_id, client_id, env["AZURE_CLIENT_SECRET"])
+        return aio.ClientSecretCredential(tenant_id, client_id, env["AZURE_CLIENT_SECRET"],
+                                          **options)
     return aio.CertificateCredential(tenant_id, client_id,
                                      certificate_path=env["AZURE_CLIENT_CERTIFICATE_PATH"],
-                                     password=env.get("AZURE_CLIENT_CERTIFICATE_PASSWORD"))
+                                     password=env.get("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+                                     **options)
+
+
+class GraphTokenProvider:
+    """A kiota `AccessTokenProvider` asking `credential` for the Graph scope
+    (`https://graph.microsoft.com/.default`) whatever the request's host: for a Graph
+    look-alike at another address (the in-process emulator at `http://emulator.invalid`),
+    where kiota's azure-identity provider would derive the scope from the host and refuse
+    plain http. The token goes only into the `Authorization` header."""
+
+    def __init__(self, credential: Any) -> None:
+        from kiota_abstractions.authentication import AllowedHostsValidator
+
+        self._credential = credential
+        self._hosts = AllowedHostsValidator([])
+
+    async def get_authorization_token(self, uri: str,
+                                      additional_authentication_context: Any = None) -> str:
+        token = await self._credential.get_token(GRAPH_SCOPE)
+        return str(token.token)
+
+    def get_allowed_hosts_validator(self) -> Any:
+        return self._hosts
+
+
+def bearer_provider(credential: Any) -> Any:
+    """A kiota authentication provider sending `credential`'s Graph token as bearer to any
+    host (see `GraphTokenProvider`)."""
+    from kiota_abstractions.authentication import BaseBearerTokenAuthenticationProvider
+
+    return BaseBearerTokenAuthenticationProvider(GraphTokenProvider(credential))
+
+
+TOKEN_CLAIMS = ("appid", "azp", "tid", "roles", "aud", "idtyp", "exp")
+"""The claims a pre-flight check may show: who (app id), where (tenant), what (roles); never
+the token or its signature."""
+
+
+def token_claims(token: str) -> dict[str, Any] | None:
+    """The `TOKEN_CLAIMS` of a JWT access token (unverified, like `token_roles`): `appid`
+    (v1 tokens) or `azp` (v2) the application's client id, `tid` the tenant id, `roles` the
+    app roles, `exp` the expiry (seconds since the epoch). None if it is no JWT. Nothing else
+    of the token is returned, so a caller cannot print it by accident."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    payload = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    return {name: claims[name] for name in TOKEN_CLAIMS if name in claims}
 
 
 def token_roles(token: str) -> frozenset[str] | None:

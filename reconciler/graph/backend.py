@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
+
 from reconciler.clock import Clock
-from reconciler.desired.model import PrincipalRef
-from reconciler.graph.auth import GRAPH_SCOPE, token_roles
-from reconciler.graph.batch import Batcher, Sleep, Timer
+from reconciler.desired.model import Kind, PrincipalRef
+from reconciler.graph.auth import GRAPH_SCOPE, token_claims, token_roles
+from reconciler.graph.batch import Batcher, Sleep, SubRequest, Timer
 from reconciler.graph.batch_writer import BatchWriter
+from reconciler.graph.errors import GraphError
 from reconciler.graph.permissions import missing_write_permissions
 from reconciler.graph.policy_writer import PolicyWriter, PolicyWriteResult
 from reconciler.graph.reader import Reader
@@ -26,7 +34,37 @@ from reconciler.graph.writer import Writer, WriteResult
 from reconciler.live.model import DirectoryObject, LiveGroup, LiveState, Resolution
 from reconciler.plan.changes import Change, PolicyChange
 
-__all__ = ["GraphBackend", "WriteResult", "missing_write_permissions"]
+__all__ = ["GraphBackend", "Ping", "Probe", "WriteResult", "missing_write_permissions"]
+
+NO_OBJECT = "00000000-0000-0000-0000-000000000000"
+"""Stands in for a group id in a permission probe when no declared group resolved."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """One cheap GET: `status` the HTTP status (None when no answer came), `server_time` the
+    answer's `Date` header as aware UTC (None when absent), `error` the failure (a 4xx/5xx
+    still means Graph answered)."""
+
+    status: int | None
+    server_time: datetime | None
+    error: GraphError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One read made to learn whether it is allowed: `items` read (all pages), `error` its
+    refusal or failure (None when answered 2xx)."""
+
+    items: int
+    error: GraphError | None = None
+
+
+PROBES = ("eligibility_schedules", "assignment_schedules", "policies", "users", "groups",
+          "service_principals", "directory_objects", "eligibility_requests",
+          "assignment_requests")
+"""The reads `GraphBackend.probe` knows (the `probe` column of
+`reconciler.graph.permissions.REQUIRED`)."""
 
 
 class GraphBackend:
@@ -63,8 +101,10 @@ while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
         sleep = sleep or asyncio.sleep
         timer = timer or time.monotonic
         urls = Urls(http)
+        self._urls = urls
         batcher = Batcher(http, sleep=sleep, timer=timer, concurrency=concurrency,
                           deadline_s=read_deadline_s)
+        self._batcher = batcher
         self._reader = Reader(batcher, urls)
         self._resolver = Resolver(batcher, urls)
         self._writer = Writer(http, urls, clock=clock, sleep=sleep, timer=timer,
@@ -128,11 +168,109 @@ while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
 
     async def granted_permissions(self) -> frozenset[str] | None:
         """App roles of the access token (`roles` claim), or None when unknown (no
-        credential, e.g. the emulator or `--graph-url`, or a token that is not a JWT)."""
+        credential: `--graph-url` with the default `--credential`; or a token that is not a
+        JWT). The in-process emulator signs in too (`targets.EmulatorCredential`): its
+        token's roles are the tenant file's default application's."""
         if self._credential is None:
             return None
         token = await self._credential.get_token(GRAPH_SCOPE)
         return token_roles(token.token)
+
+    @property
+    def credential_name(self) -> tuple[str, str] | None:
+        """(`--credential` choice, azure-identity class name) of the credential, or None for
+        anonymous targets."""
+        if self._credential is None:
+            return None
+        inner = getattr(self._credential, "inner", self._credential)
+        return (str(getattr(self._credential, "kind", "?")), type(inner).__name__)
+
+    async def token_claims(self) -> dict[str, Any] | None:
+        """The access token's identifying claims (`reconciler.graph.auth.token_claims`: app
+        id, tenant id, roles; never the token), or None without a credential or for a token
+        that is no JWT. Raises `AuthenticationFailed` when no token can be had."""
+        if self._credential is None:
+            return None
+        token = await self._credential.get_token(GRAPH_SCOPE)
+        return token_claims(token.token)
+
+    async def ping(self) -> Ping:
+        """`GET /groups?$top=1&$select=id`, retries off, with the answer's `Date` header read
+        (through kiota's headers-inspection option; request headers, the token among them,
+        are not captured). Never raises for a Graph or transport failure: it is in `error`."""
+        option = HeadersInspectionHandlerOption(inspect_request_headers=False,
+                                                inspect_response_headers=True)
+        info = RequestInformation(Method.GET)
+        info.url = self._urls.absolute(self._urls.first_of("groups"))
+        info.headers.try_add("Accept", "application/json")
+        info.add_request_options([option])
+        error: GraphError | None = None
+        try:
+            await self._http.send(info)
+            status: int | None = 200
+        except GraphError as exc:
+            error, status = exc, exc.status
+        dates = option.response_headers.get("date")
+        server_time = None
+        for value in dates:
+            try:
+                server_time = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            break
+        return Ping(status, server_time, error)
+
+    async def probe(self, names: Sequence[str], group_id: str | None = None
+                    ) -> dict[str, Probe]:
+        """Make the reads `names` (from `PROBES`) in one `$batch`, each as the plan or the
+        apply would make it (first page only), and report each one's answer: `items` on the
+        first page, or the error. A 403 names a missing permission
+        (graph-pim-reference.md 3.1). PIM reads use `group_id` (a group of the files; the
+        zero GUID when None). `policies` is also the onboarding signal: an empty list for a
+        real group means PIM has no policy for it yet. Raises `ValueError` for an unknown
+        name."""
+        gid = group_id or NO_OBJECT
+        urls = {
+            "eligibility_schedules": lambda: self._urls.schedules(Kind.ELIGIBLE, gid),
+            "assignment_schedules": lambda: self._urls.schedules(Kind.ACTIVE, gid),
+            "policies": lambda: self._urls.policy_assignments(gid),
+            "users": lambda: self._urls.first_of("users"),
+            "groups": lambda: self._urls.first_of("groups"),
+            "service_principals": lambda: self._urls.first_of("servicePrincipals"),
+            "eligibility_requests": lambda: self._urls.schedule_requests_of(Kind.ELIGIBLE, gid),
+            "assignment_requests": lambda: self._urls.schedule_requests_of(Kind.ACTIVE, gid),
+        }
+        requests = []
+        for name in dict.fromkeys(names):
+            if name == "directory_objects":
+                requests.append(SubRequest(name, "POST", self._urls.get_by_ids(),
+                                           {"ids": [NO_OBJECT], "types": ["user"]}))
+            elif name in urls:
+                requests.append(SubRequest(name, "GET", urls[name]()))
+            else:
+                raise ValueError(f"unknown probe {name!r}; one of {PROBES}")
+        if not requests:
+            return {}
+        answers = await self._batcher.run(requests)  # first pages only: nextLinks not followed
+        out: dict[str, Probe] = {}
+        for key, resp in answers.items():
+            body = resp.body if isinstance(resp.body, dict) else {}
+            value = body.get("value")
+            count = len(value) if isinstance(value, list) else int(bool(body))
+            out[key] = Probe(count, None) if resp.ok else Probe(0, resp.error())
+        return out
+
+    async def policy_counts(self, group_ids: Sequence[str]) -> dict[str, Probe]:
+        """Per group id, its role management policy assignments as read for a plan (section
+        4.1): `items` 0 means PIM has none for the group yet (not onboarded, or onboarding
+        still replicating: reference 3.2, TF-1769)."""
+        requests = [SubRequest(f"g{n}", "GET", self._urls.policy_assignments(gid))
+                    for n, gid in enumerate(dict.fromkeys(group_ids))]
+        if not requests:
+            return {}
+        listings = await self._batcher.fetch_lists(requests)
+        return {gid: Probe(len(listings[f"g{n}"].items), listings[f"g{n}"].error)
+                for n, gid in enumerate(dict.fromkeys(group_ids))}
 
     async def aclose(self) -> None:
         await self._http.aclose()

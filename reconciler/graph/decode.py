@@ -154,7 +154,23 @@ def directory_object(obj: Mapping[str, Any], default: PrincipalType | None = Non
         display_name=str(obj.get("displayName") or ""),
         user_principal_name=obj.get("userPrincipalName") if kind is PrincipalType.USER else None,
         app_id=obj.get("appId") if kind is PrincipalType.SERVICE_PRINCIPAL else None,
+        service_plans=enabled_plans(obj.get("assignedPlans")) if kind is PrincipalType.USER
+        else None,
     )
+
+
+def enabled_plans(assigned: Any) -> frozenset[str] | None:
+    """`user.assignedPlans` (a list of `assignedPlan`: `servicePlanId`, `capabilityStatus`,
+    `service`, `assignedDateTime`) as the lower-cased `servicePlanId`s whose
+    `capabilityStatus` is `Enabled` (Graph's user resource; the other values, `Warning`,
+    `Suspended`, `Deleted`, `LockedOut`, do not count). None when the property was not
+    returned (unknown, not unlicensed)."""
+    if not isinstance(assigned, list):
+        return None
+    return frozenset(
+        str(plan.get("servicePlanId")).lower() for plan in assigned
+        if isinstance(plan, dict) and plan.get("servicePlanId")
+        and str(plan.get("capabilityStatus") or "").lower() == "enabled")
 
 
 def group(obj: Mapping[str, Any]) -> LiveGroup:

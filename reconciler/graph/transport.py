@@ -157,3 +157,6 @@ class GraphHttp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        # the middleware client does not close the transport under it: without this the
+        # connection pool stays open (over TLS the server then waits for each close_notify)
+        await self._counter.aclose()

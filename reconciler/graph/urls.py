@@ -46,7 +46,9 @@ from stduritemplate import StdUriTemplate
 from reconciler.desired.model import Kind
 from reconciler.graph.transport import GraphHttp
 
-USER_FIELDS = ["id", "displayName", "userPrincipalName"]
+USER_FIELDS = ["id", "displayName", "userPrincipalName", "assignedPlans"]
+"""`assignedPlans` rides on the lookups resolution makes anyway (no extra round trip): the
+licence check (`reconciler.plan.licences`) reads it. Not a default property, so `$select`ed."""
 GROUP_FIELDS = ["id", "displayName", "groupTypes", "onPremisesSyncEnabled", "isAssignableToRole"]
 SP_FIELDS = ["id", "displayName", "appId"]
 
@@ -205,6 +207,20 @@ class Urls:
                else AssignmentScheduleRequestsRequestBuilder)
         template = cls(self._adapter, dict(self._params)).url_template
         return template.split("{?", 1)[0].replace("{+baseurl}", self._http.base_url)
+
+    def first_of(self, collection: str) -> str:
+        """`GET /users|groups|servicePrincipals?$top=1&$select=id`: the cheapest read of a
+        directory collection (a reachability and permission probe)."""
+        cls = {"users": UsersRequestBuilder, "groups": GroupsRequestBuilder,
+               "servicePrincipals": ServicePrincipalsRequestBuilder}[collection]
+        return self._rel(cls, top=1, select=["id"])
+
+    def schedule_requests_of(self, kind: Kind, group_id: str) -> str:
+        """`GET PAG/eligibilityScheduleRequests` / `assignmentScheduleRequests` filtered by
+        group (section 1.2): listing requests needs the ReadWrite permission (section 5)."""
+        cls = (EligibilityScheduleRequestsRequestBuilder if kind is Kind.ELIGIBLE
+               else AssignmentScheduleRequestsRequestBuilder)
+        return self._rel(cls, filter=f"groupId eq {quote(group_id)}")
 
     def absolute(self, relative: str) -> str:
         return self._http.base_url + relative

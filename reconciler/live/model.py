@@ -111,6 +111,10 @@ class DirectoryObject:
     display_name: str
     user_principal_name: str | None = None
     app_id: str | None = None
+    service_plans: frozenset[str] | None = None
+    """Users: the `servicePlanId`s of the user's `assignedPlans` whose `capabilityStatus` is
+    `Enabled` (lower-case GUIDs); None when not read (groups, service principals, users
+    looked up by bare id), which licence checks treat as unknown, not as unlicensed."""
 
     @property
     def name(self) -> str:

@@ -101,6 +101,9 @@ def moved(saved: Snapshot, fresh: Snapshot, *, limit: int = 8) -> list[str]:
     for levels in diff.values():
         for level in levels:
             path = [str(p) for p in level.path(output_format="list")]
+            if not path:  # nothing in common: the root replaced; name every group read
+                touched.update(dict.fromkeys((g,) for g in sorted({*before, *after})))
+                continue
             touched[tuple(path[:3] if len(path) > 1 and path[1] == "schedules"
                           else path[:4])] = None
     lines = [_line(where, before, after, names) for where in sorted(touched)]

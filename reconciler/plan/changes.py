@@ -19,6 +19,7 @@ from typing import Any
 from reconciler.desired.model import Access, FilesDigest, Kind, PrincipalType
 from reconciler.durations import format_instant, parse_instant
 from reconciler.live.snapshot import Fingerprint, consistent
+from reconciler.plan.scope import PlanScope
 from reconciler.problems import Code, Problem, Severity
 
 PLAN_FORMAT_VERSION = 1
@@ -191,6 +192,7 @@ class Plan:
     desired_digest: str
     removal_counts: dict[str, int] = field(default_factory=dict)  # group id -> managed count
     policy_changes: tuple[PolicyChange, ...] = ()
+    scope: PlanScope | None = None  # None: the whole directory (no --only / --shard)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(sorted(self.changes, key=Change.sort_key)))
@@ -269,6 +271,7 @@ class Plan:
             "removal_counts": dict(self.removal_counts),
             "live_snapshot": getattr(self.live_fingerprint, "snapshot", None),
             "desired_files": getattr(self.desired_digest, "files", None),
+            "scope": self.scope.to_dict() if self.scope else None,
         }
 
     @classmethod
@@ -292,6 +295,7 @@ class Plan:
             removal_counts=dict(data.get("removal_counts") or {}),
             policy_changes=tuple(PolicyChange.from_dict(p)
                                  for p in data.get("policy_changes") or []),
+            scope=PlanScope.from_dict(data["scope"]) if data.get("scope") else None,
         )
 
 

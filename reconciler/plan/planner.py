@@ -5,7 +5,8 @@ One fixed sequence (octoDNS style), per declared group:
 2. set algebra on the identity (group id, access, kind, principal id) over admin-made, direct
    live rows of the sections the file manages;
 3. per declared entry: create, update in place (lifetime changed), renew (rolling duration in
-   its renewal window) or nothing; policy checked for what will be written;
+   its renewal window) or nothing; policy checked for what will be written; an eligible user
+   without a P2 / ID Governance licence is a `license_missing` warning;
 4. per undeclared live row in an authoritative group: remove (never a protected principal);
 5. five-minute deferrals, then the safety guards over the whole plan.
 
@@ -25,10 +26,12 @@ from reconciler.desired.model import (
     Kind,
     Mode,
 )
+from reconciler.desired.select import Shard
 from reconciler.durations import format_instant
-from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
+from reconciler.live.model import DirectoryObject, LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.plan.changes import Info, Plan
 from reconciler.plan.context import PlanContext, principal_name
+from reconciler.plan.licences import licence_problem
 from reconciler.plan.lifetimes import plan_entry
 from reconciler.plan.policies import judge_settings, plan_policies
 from reconciler.plan.removals import plan_removal
@@ -51,13 +54,15 @@ def plan(
     now: datetime,
     *,
     allow_removals: int | None = None,
+    shard: Shard | None = None,
 ) -> Plan:
     """Plan the schedule requests that bring live PIM state in line with `desired`.
 
     `now` is UTC and is the only clock the planner sees. `allow_removals`, when it equals the
     number of removals in the plan, turns the safety guards (`too_many_removals`,
     `empty_desired_set`) into warnings. Returns a `Plan`; never raises for bad input (every
-    problem is in `Plan.problems`).
+    problem is in `Plan.problems`). `shard` set: `desired` holds one shard's groups, and the
+    run's removal cap is the shard's share of it (`reconciler.plan.safety`).
     """
     ctx = PlanContext(desired, resolution, live, now)
     ctx.problems.extend(resolution.problems)
@@ -75,7 +80,7 @@ def plan(
         judge_settings(ctx, group, live_group)
 
     ctx.problems.extend(safety_problems(ctx.changes, ctx.managed_counts, ctx.empty_groups,
-                                        desired.settings, allow_removals))
+                                        desired.settings, allow_removals, shard))
     future = [t for t in ctx.expiries if t > now]
     return Plan(
         changes=tuple(ctx.changes),
@@ -136,6 +141,8 @@ def _plan_group(
             )
             continue
         declared[key] = entry
+        if entry.kind is Kind.ELIGIBLE:
+            _check_licence(ctx, live_group, obj, where)
         plan_entry(ctx, group, live_group, entry, obj, managed_live.get(key), protected, where)
 
     ctx.managed_counts[live_group.id] = len(managed_live)
@@ -161,6 +168,15 @@ def _plan_group(
             )
             continue
         plan_removal(ctx, group, live_group, row, protected)
+
+
+def _check_licence(ctx: PlanContext, live_group: LiveGroup, obj: DirectoryObject,
+                   where: dict[str, object]) -> None:
+    """`license_missing` (warning) for an eligible user without an enabled P2 / ID
+    Governance plan (`reconciler.plan.licences.licence_problem`)."""
+    found = licence_problem(obj, live_group.display_name, **where)
+    if found is not None:
+        ctx.problems.append(found)
 
 
 def _report_unmanaged_row(ctx: PlanContext, live_group: LiveGroup, row: LiveSchedule) -> None:

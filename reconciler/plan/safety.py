@@ -7,6 +7,14 @@
 
 Each is an error (apply refuses the plan) unless the operator names the exact number of
 removals (`--allow-removals N`), which turns them into warnings.
+
+Shards (`--shard I/N`): the per-group guards are per group and do not change. The cap
+`safety.max_removals` is a total for the whole run, that is for all N shards together; as no
+shard sees the others' removals, each gets a fixed share of it (`Shard.removal_share`:
+`max_removals // N`, plus one for the first `max_removals % N` shards), so the shares add up
+to exactly `max_removals` and all N shards together can never remove more. `--allow-removals
+K` in a shard names that shard's own count. `--only` alone is no partition: the selected
+groups get the whole cap.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from reconciler.desired.model import Settings
+from reconciler.desired.select import Shard
 from reconciler.plan.changes import Action, Change
 from reconciler.problems import Code, Problem, Severity
 
@@ -25,11 +34,14 @@ def safety_problems(
     emptied_groups: set[str],
     settings: Settings,
     allow_removals: int | None,
+    shard: Shard | None = None,
 ) -> list[Problem]:
     """Problems (`too_many_removals`, `empty_desired_set`) for the removals in `changes`.
 
     `managed_counts` maps group id to its number of managed live assignments (the base of the
     fraction); `emptied_groups` holds ids of groups whose file declares no assignment.
+    `shard` set: `changes` are one shard's, capped at its share of `safety.max_removals`
+    (module docstring); `allow_removals` then counts this shard's removals.
     """
     removals = [c for c in changes if c.action is Action.REMOVE]
     total = len(removals)
@@ -39,9 +51,19 @@ def safety_problems(
     overridden = allow_removals is not None and allow_removals == total
     severity = Severity.WARNING if overridden else Severity.ERROR
     hint = (f"passed with --allow-removals {total}" if overridden
-            else f"pass --allow-removals {total} (this run's total removals) to apply it anyway")
+            else f"pass --allow-removals {total} "
+            f"({'this shard' if shard else 'this run'}'s total removals) to apply it anyway")
     safety = settings.safety
-    if total > safety.max_removals:
+    if shard is not None:
+        share = shard.removal_share(safety.max_removals)
+        if total > share:
+            out.append(Problem(
+                severity, Code.TOO_MANY_REMOVALS,
+                f"{total} removals exceed this shard's share of the run's total: shard {shard} "
+                f"may remove {share} of safety.max_removals {safety.max_removals} (shared by "
+                f"{shard.count} shards); {hint}",
+                file=settings.location.file if settings.location else None))
+    elif total > safety.max_removals:
         out.append(Problem(
             severity, Code.TOO_MANY_REMOVALS,
             f"{total} removals exceed safety.max_removals ({safety.max_removals}); {hint}",

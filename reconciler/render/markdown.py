@@ -81,6 +81,8 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
         else "Changes below need review."
     )
     head += [verdict, "", *_loosening_warning(plan)]
+    if plan.scope is not None:  # a shard's or --only's comment says what it covers
+        head += [f"**Scope:** {_cell(plan.scope.describe())}", ""]
     if s["policy"]:  # the columns appear only when there are policy changes
         head += [
             "| create | renew | update | remove | deferred | policy rules | loosening "

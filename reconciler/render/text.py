@@ -102,6 +102,8 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
     valid = f", valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     console.print(f"generated at {format_shown_instant(now)}{valid}", style="dim", highlight=False)
+    if plan.scope is not None:
+        console.print(f"scope: {escape(plan.scope.describe())}", highlight=False)
     names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}
                    | set(policy_by_group), key=str.lower)
     for name in names:

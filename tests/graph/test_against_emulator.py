@@ -331,7 +331,9 @@ async def test_write_permission_denied_fails_with_typed_error(tmp_path: Path) ->
     assert result.outcome == "failed" and result.attempts == 1
     assert result.error is not None and result.error.status == 403
     assert result.error.inner_code == "PermissionScopeNotGranted"
-    assert await backend.granted_permissions() is None
+    # the in-process target signed in: the token's roles are the file's granted_permissions
+    assert await backend.granted_permissions() == frozenset({
+        "PrivilegedEligibilitySchedule.Read.AzureADGroup", "Directory.Read.All"})
 
 
 async def test_update_and_remove(tmp_path: Path) -> None:

@@ -1,0 +1,54 @@
+"""`doctor`: pre-flight checks (credential, Graph, clock, permissions, groups, licences)
+before a plan or an apply; the checks live in `reconciler.preflight.checks`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from reconciler.cli.base import (
+    Context,
+    cli,
+    load_or_exit,
+    make_target,
+    now_option,
+    report_format_option,
+    run_graph,
+    target_options,
+)
+from reconciler.preflight.checks import run_doctor
+from reconciler.render.doctor import render_json, render_markdown, render_text
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@now_option
+@target_options
+@click.option("--for", "for_command", type=click.Choice(["plan", "apply"]), default="plan",
+              show_default=True, help="Check what this command needs (apply: the ReadWrite "
+              "permissions too).")
+@report_format_option
+@click.pass_obj
+def doctor(obj: Context, directory: str, emulator_file: str | None, graph_url: str | None,
+           tenant: str | None, credential: str, for_command: str, fmt: str) -> None:
+    """Check that DIRECTORY can be planned (or applied) against the tenant: credential,
+    Graph reachable, clock, permissions, groups and licences, one line each with the fix.
+
+    Exit 0: every check passed (warnings allowed); 1: a check failed.
+    """
+    state, _problems = load_or_exit(directory, fmt)
+    target = make_target(emulator_file, graph_url, tenant, credential, state.settings.tenant)
+    report = run_graph(run_doctor(state, target, obj.now, for_command, obj.clock()))
+    if fmt == "json":
+        click.echo(render_json(report))
+    elif fmt == "markdown":
+        click.echo(render_markdown(report))
+    else:
+        click.echo(render_text(report))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(render_markdown(report) + "\n")
+    sys.exit(report.exit_code())
