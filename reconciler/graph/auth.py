@@ -295,16 +295,12 @@ def token_claims(token: str) -> dict[str, Any] | None:
 
 def token_roles(token: str) -> frozenset[str] | None:
     """The app roles (`roles` claim) of a JWT access token, without verifying it (the token
-    came from Entra over TLS; this only informs a pre-flight check). None if it is no JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
+    came from Entra over TLS; this only informs a pre-flight check). None if it is no JWT;
+    empty when it carries no `roles` list."""
+    claims = token_claims(token)
+    if claims is None:
         return None
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, TypeError):
-        return None
-    roles = claims.get("roles") if isinstance(claims, dict) else None
+    roles = claims.get("roles")
     if not isinstance(roles, list):
         return frozenset()
     return frozenset(str(r) for r in roles)

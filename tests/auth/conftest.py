@@ -50,6 +50,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     server.private_key_pem.write_to_path(str(folder / "server.key"))
     client = ca.issue_cert("pim-reconciler-cert", key_type=trustme.KeyType.RSA)
     client.private_key_and_cert_chain_pem.write_to_path(str(folder / "client.pem"))
+    # Subprocesses trust the CA through SSL_CERT_FILE; a credential run in this process uses
+    # aiohttp's verifying SSL context, which aiohttp builds once at import (whichever test
+    # imported it first, before SSL_CERT_FILE was set): give that context the CA as well, or
+    # the in-process tests pass or fail with the test order.
+    from aiohttp import connector
+
+    connector._SSL_CONTEXT_VERIFIED.load_verify_locations(str(folder / "ca.pem"))
     return Pki(str(folder / "ca.pem"), Tls(str(folder / "server.pem"), str(folder / "server.key")),
                str(folder / "client.pem"), client.cert_chain_pems[0].bytes().decode("ascii"))
 
