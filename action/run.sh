@@ -146,7 +146,16 @@ cmd_install() {
   elif [[ "$version" =~ ^[0-9]+(\.[0-9]+)*((a|b|rc)[0-9]+)?(\.post[0-9]+)?(\.dev[0-9]+)?$ ]]; then
     spec="pim-reconciler==$version"
   elif [[ "$version" =~ ^[A-Za-z0-9][A-Za-z0-9._/-]*$ ]]; then
-    local repo="${PIM_REPOSITORY:-$DEFAULT_REPOSITORY}"
+    # A local action (the reusable workflows check this repository out themselves) has no
+    # github.action_repository: take the repository its checkout came from, so a fork or a
+    # mirror installs its own code, not upstream's.
+    local repo="${PIM_REPOSITORY:-}" origin
+    if [ -z "$repo" ] && origin=$(git -C "${GITHUB_ACTION_PATH:-.}" config --get \
+        remote.origin.url 2>/dev/null); then
+      repo=$(printf '%s' "$origin" | sed -E 's#^(https?://[^/]+/|git@[^:]+:)##; s#\.git$##')
+      [[ "$repo" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || repo=""
+    fi
+    repo="${repo:-$DEFAULT_REPOSITORY}"
     [[ "$repo" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die "bad repository '$repo'"
     spec="git+${GITHUB_SERVER_URL:-https://github.com}/$repo@$version"
   else

@@ -102,13 +102,14 @@ chmod +x "$venv/bin/pip"
 
 def run_action(tmp: Path, inputs: dict[str, str], *, event: str = "pull_request",
                only: set[str] | None = None, action_ref: str = "",
-               action_path: Path = ROOT) -> Run:
+               action_path: Path = ROOT,
+               action_repository: str = "pim-reconciler/pim-reconciler") -> Run:
     """Run action.yml's steps as the runner would (see the module docstring)."""
     temp = tmp / "runner-temp"
     temp.mkdir(exist_ok=True)
     python, _log = fake_python(tmp)
     github = {"event_name": event, "token": "ghs_test_token",
-              "action_repository": "pim-reconciler/pim-reconciler", "action_ref": action_ref,
+              "action_repository": action_repository, "action_ref": action_ref,
               "event.pull_request.head.sha": HEAD_SHA if event == "pull_request" else ""}
     values = {k: str(v.get("default", "")) for k, v in ACTION["inputs"].items()}
     values = {k: substitute(v, lambda p: github[p.removeprefix("github.")])
@@ -394,3 +395,94 @@ def test_every_workflow_passes_the_workflows_schema() -> None:
                            *map(str, OUR_WORKFLOWS + EXAMPLE_WORKFLOWS)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+NODE = shutil.which("node")
+MARKER = "<!-- pim-reconciler-comment: assignments -->"
+
+
+def run_comment_script(tmp: Path, comments: list[dict[str, Any]],
+                       author: str = "github-actions[bot]") -> list[list[Any]]:
+    """Run the comment step's github-script body in Node with a recording stand-in for its
+    `github` client; the calls it made (update / create), in order."""
+    if NODE is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node is required in CI (.ci/run installs nodejs)")
+        pytest.skip("node is not installed")
+    step = next(s for s in ACTION["runs"]["steps"] if s.get("id") == "comment")
+    body = tmp / "comment.md"
+    body.write_text(f"{MARKER}\n## PIM plan\nnew plan\n")
+    harness = tmp / "harness.js"
+    harness.write_text(f"""
+const calls = [];
+const comments = {json.dumps(comments)};
+const github = {{
+  paginate: async (fn, args) => {{ calls.push(['list', args.issue_number]); return comments; }},
+  rest: {{ issues: {{
+    listComments: 'listComments',
+    updateComment: async (a) => {{ calls.push(['update', a.comment_id, a.body]); }},
+    createComment: async (a) => {{
+      calls.push(['create', a.issue_number, a.body]); return {{ data: {{ html_url: 'x' }} }}; }},
+  }} }},
+}};
+const context = {{ repo: {{ owner: 'contoso', repo: 'access' }},
+                   payload: {{ pull_request: {{ number: 7 }} }} }};
+const core = {{ info: () => {{}} }};
+(async () => {{
+{step["with"]["script"]}
+}})().then(() => console.log(JSON.stringify(calls)),
+           (e) => {{ console.error(e); process.exit(1); }});
+""")
+    env = {**os.environ, "COMMENT_FILE": str(body), "COMMENT_MARKER": MARKER,
+           "COMMENT_AUTHOR": author}
+    done = subprocess.run([NODE, str(harness)], env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+NEW_BODY = f"{MARKER}\n## PIM plan\nnew plan\n"
+
+
+def test_the_sticky_comment_is_ours_only(tmp_path: Path) -> None:
+    """Anyone may post a comment that starts with the marker; only the bot's is updated."""
+    comments = [
+        {"id": 1, "user": {"login": "mallory"}, "body": f"{MARKER}\n## PIM plan\nNo changes."},
+        {"id": 2, "user": {"login": "github-actions[bot]"}, "body": f"> {MARKER}\nquoted"},
+        {"id": 3, "user": {"login": "github-actions[bot]"}, "body": f"{MARKER}\nold plan"},
+    ]
+    assert run_comment_script(tmp_path, comments) == [["list", 7], ["update", 3, NEW_BODY]]
+
+
+def test_a_marker_posted_by_someone_else_gets_a_comment_of_our_own(tmp_path: Path) -> None:
+    comments = [{"id": 1, "user": {"login": "mallory"}, "body": f"{MARKER}\nNo changes."},
+                {"id": 2, "user": None, "body": f"{MARKER}\nghost"}]
+    assert run_comment_script(tmp_path, comments) == [["list", 7], ["create", 7, NEW_BODY]]
+
+
+def test_the_comment_author_input_names_another_token_login(tmp_path: Path) -> None:
+    comments = [{"id": 5, "user": {"login": "github-actions[bot]"}, "body": f"{MARKER}\nold"},
+                {"id": 6, "user": {"login": "pim-bot[bot]"}, "body": f"{MARKER}\nold"}]
+    assert run_comment_script(tmp_path, comments, author="pim-bot[bot]") == [
+        ["list", 7], ["update", 6, NEW_BODY]]
+
+
+@pytest.mark.parametrize(("origin", "repository"), [
+    ("https://github.com/contoso-fork/pim-reconciler", "contoso-fork/pim-reconciler"),
+    ("https://github.com/contoso-fork/pim-reconciler.git", "contoso-fork/pim-reconciler"),
+    ("/some/local/path", "pim-reconciler/pim-reconciler"),  # not owner/repo: the default
+])
+def test_a_local_action_installs_a_git_ref_from_its_own_repository(
+        tmp_path: Path, origin: str, repository: str) -> None:
+    """The reusable workflows run the action from their own checkout (`uses: ./...`), where
+    github.action_repository is empty: a fork's `version: <ref>` must come from the fork."""
+    action = tmp_path / "checkout"
+    (action / "action").mkdir(parents=True)
+    shutil.copy2(ROOT / "action" / "run.sh", action / "action" / "run.sh")
+    subprocess.run(["git", "init", "-q", str(action)], check=True)
+    subprocess.run(["git", "-C", str(action), "remote", "add", "origin", origin], check=True)
+    run = run_action(tmp_path, {"command": "validate", "version": "v1.2.0"},
+                     only={"prepare", "install"}, action_path=action, action_repository="")
+    assert run.outcomes["install"] == "success", run.logs["install"]
+    lines = (tmp_path / "install.log").read_text().splitlines()
+    assert lines[-2] == f"pip install --no-input --quiet git+https://github.com/{repository}@v1.2.0"

@@ -45,6 +45,26 @@ def test_every_action_is_pinned_by_commit_sha_with_its_version(path: Path) -> No
     assert [u for u in lines if not PINNED.match(u) and u != LOCAL_ACTION] == []
 
 
+GUARD = yaml.safe_load((ROOT / ".github" / "workflows" / "pim-plan.yml").read_text(
+    encoding="utf-8"))["jobs"]["plan"]["steps"][0]
+
+
+@pytest.mark.parametrize(("repository", "sha", "code"), [
+    ("pim-reconciler/pim-reconciler", "0123456789abcdef0123456789abcdef01234567", 0),
+    ("", "0123456789abcdef0123456789abcdef01234567", 1),
+    ("pim-reconciler/pim-reconciler", "", 1),
+])
+def test_the_guard_refuses_a_runner_without_the_workflows_own_commit(
+        repository: str, sha: str, code: int) -> None:
+    """Without job.workflow_repository / job.workflow_sha, actions/checkout would check out the
+    caller's repository, and `uses: ./.pim-reconciler-action` would run the pull request's."""
+    env = {"PATH": os.environ["PATH"], "WORKFLOW_REPOSITORY": repository, "WORKFLOW_SHA": sha}
+    done = subprocess.run(["bash", "-e", "-c", GUARD["run"]], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == code
+    assert ("::error title=pim-reconciler::" in done.stdout) == bool(code)
+
+
 @pytest.mark.parametrize("name", REUSABLE)
 def test_reusable_workflows_run_the_action_of_their_own_commit(name: str) -> None:
     """`uses: ./x` resolves in the caller's workspace: every job that uses the local action
@@ -54,12 +74,13 @@ def test_reusable_workflows_run_the_action_of_their_own_commit(name: str) -> Non
     assert set(doc[True]) == {"workflow_call"}  # PyYAML reads `on:` as True
     for job_id, job in doc["jobs"].items():
         steps = job["steps"]
-        first = steps[0]
+        guard, first = steps[0], steps[1]
+        assert guard["run"] == GUARD["run"] and guard["env"] == GUARD["env"], job_id
         assert first["uses"].startswith("actions/checkout@"), job_id
         assert first["with"] == {"repository": "${{ job.workflow_repository }}",
                                  "ref": "${{ job.workflow_sha }}",
                                  "path": LOCAL_ACTION[2:], "persist-credentials": False}
-        for step in steps[1:]:
+        for step in steps[2:]:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["path"] == "access", job_id
             if step.get("uses") == LOCAL_ACTION:
