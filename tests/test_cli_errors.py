@@ -47,6 +47,29 @@ def test_unreachable_graph_url_fails_fast(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://127.0.0.1/v1.0", "127.0.0.1:8765/v1.0",
+                                 "http:///v1.0"])
+def test_graph_url_without_http_scheme_is_refused_before_any_request(url: str) -> None:
+    """It was retried as a transient transport error for 270 s (httpx.UnsupportedProtocol)."""
+    started = time.monotonic()
+    for command in ("plan", "doctor"):
+        run = run_cli(command, EXAMPLES, "--graph-url", url)
+        assert run.exit_code == 1, run.stdout + run.stderr
+        assert (f"Invalid value for --graph-url: {url!r} is not an http(s) URL"
+                in run.stderr), run.stderr
+        assert "Traceback" not in run.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_a_url_httpx_cannot_send_to_is_not_retried() -> None:
+    from reconciler.graph.errors import BAD_URL, CONNECT_ERROR, GraphError
+
+    assert not GraphError(None, BAD_URL, "cannot send").transient
+    assert not GraphError(None, CONNECT_ERROR, "refused").transient
+    assert GraphError(None, "TransportError", "reset").transient
+    assert GraphError(503, "ServiceUnavailable", "busy").transient
+
+
 def test_credential_without_its_settings_names_what_is_missing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"):
@@ -151,3 +174,27 @@ def test_malformed_tenant_file_is_one_line(tmp_path: Path) -> None:
     run = run_cli("plan", EXAMPLES, "--emulator", str(bad))
     assert run.exit_code == 1
     assert run.stderr.startswith(f"error: cannot load tenant file {bad}")
+
+
+def test_transport_names_a_url_it_cannot_send_to() -> None:
+    import asyncio
+
+    import httpx
+    from kiota_abstractions.authentication import AnonymousAuthenticationProvider
+
+    from reconciler.graph.errors import BAD_URL, GraphError
+    from reconciler.graph.transport import GraphHttp
+
+    async def attempt() -> GraphError:
+        http = GraphHttp("not-a-url/v1.0", AnonymousAuthenticationProvider(),
+                         httpx.AsyncHTTPTransport())
+        try:
+            await http.get_json("not-a-url/v1.0/groups")
+        except GraphError as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    error = asyncio.run(attempt())
+    assert error.code == BAD_URL and error.status is None and not error.transient

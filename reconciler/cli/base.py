@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -259,6 +260,11 @@ def make_target(
             credential=credential,
         )
     if graph_url:
+        parts = urlsplit(graph_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise click.BadParameter(
+                f"{graph_url!r} is not an http(s) URL; give Graph's base URL with its version, "
+                "e.g. http://127.0.0.1:8765/v1.0 for `emulator serve`", param_hint="--graph-url")
         return Target(
             kind="url",
             tenant=tenant or settings_tenant,  # for an explicit --credential

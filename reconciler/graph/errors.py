@@ -53,14 +53,18 @@ class GraphError(Exception):
     @property
     def transient(self) -> bool:
         """Throttling, server errors and transport failures: worth another try. A refused
-        connection is not: nothing listens there (a wrong --graph-url), so fail fast."""
-        if self.code == CONNECT_ERROR:
+        connection is not: nothing listens there (a wrong --graph-url), so fail fast; nor is
+        a URL httpx cannot send to (no http:// or https://)."""
+        if self.code in (CONNECT_ERROR, BAD_URL):
             return False
         return self.status is None or self.status == 429 or self.status >= 500
 
 
 CONNECT_ERROR = "ConnectError"
 """`GraphError.code` for a connection that could not be made (status None)."""
+
+BAD_URL = "UnsupportedProtocol"
+"""`GraphError.code` for a URL that cannot be sent to (httpx.UnsupportedProtocol, status None)."""
 
 
 class ReadIncompleteError(GraphError):

@@ -34,7 +34,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from reconciler.graph.errors import CONNECT_ERROR, GraphError, error_from_api_error
+from reconciler.graph.errors import BAD_URL, CONNECT_ERROR, GraphError, error_from_api_error
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
@@ -133,6 +133,8 @@ class GraphHttp:
             raise GraphError(
                 None, CONNECT_ERROR, f"cannot connect to {self.base_url}: {exc!s}"
             ) from None
+        except httpx.UnsupportedProtocol as exc:
+            raise GraphError(None, BAD_URL, f"cannot send to {self.base_url}: {exc!s}") from None
         except httpx.TransportError as exc:
             raise GraphError(None, "TransportError", f"transport failure: {exc!s}") from None
         if not raw:

@@ -109,3 +109,9 @@ def policy_summary(n: int, loosening: int) -> str:
     if loosening:
         text += f" ({loosening} {'loosens' if loosening == 1 else 'loosen'} control)"
     return text
+
+
+DEFERRED_NOTE = ("deferred: PIM refuses to change or remove an assignment within five minutes "
+                 "of it being made; a later run sends the deferred changes "
+                 "(`apply --wait-deferred 6m` waits for them)")
+"""One line a plan shows when it holds a deferred change, saying why and what happens to it."""

@@ -10,7 +10,13 @@ from collections import defaultdict
 
 from reconciler.durations import format_shown_instant
 from reconciler.plan.changes import Action, Plan, PolicyChange
-from reconciler.render.common import flags, lifetime_text, plural, policy_fields
+from reconciler.render.common import (
+    DEFERRED_NOTE,
+    flags,
+    lifetime_text,
+    plural,
+    policy_fields,
+)
 
 LIMIT = 60_000
 LOOSENS_MARK = "⚠️ loosens"
@@ -109,6 +115,8 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
             "Flags: " + ", ".join(f"{_FLAG_LABELS[f]} × {n}" for f, n in sorted(flagged.items()))
         )
         head.append("")
+    if plan.summary()["deferred"]:
+        head += [f"⏳ {DEFERRED_NOTE[0].upper()}{DEFERRED_NOTE[1:]}.", ""]
     valid = f"; valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     head += [
         f"<sub>generated {format_shown_instant(now)}{valid}; checksum `{plan.checksum[:12]}`</sub>",

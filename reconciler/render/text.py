@@ -11,6 +11,7 @@ from reconciler.durations import format_shown_instant
 from reconciler.plan.changes import Action, Plan, PolicyChange
 from reconciler.problems import Problem, Severity
 from reconciler.render.common import (
+    DEFERRED_NOTE,
     LOOSENS,
     SYMBOLS,
     lifetime_text,
@@ -102,6 +103,8 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
     valid = f", valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     console.print(f"generated at {format_shown_instant(now)}{valid}", style="dim", highlight=False)
+    if plan.summary()["deferred"]:
+        console.print(escape(DEFERRED_NOTE), style="magenta", highlight=False, soft_wrap=True)
     if plan.scope is not None:
         console.print(f"scope: {escape(plan.scope.describe())}", highlight=False)
     names = sorted({g for g, _ in by_group} | {g for g in info_by_group if g}

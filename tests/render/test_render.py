@@ -105,3 +105,20 @@ def test_markdown_cells_cannot_be_reshaped_by_names() -> None:
     assert "`evil'\\|&lt;!-- x --&gt;`" in row
     assert "justification: why \\| not" in row
     assert len(re.findall(r"(?<!\\)\|", row)) == 9  # the row keeps its eight columns
+
+
+def test_the_deferred_note_shows_only_with_a_deferred_change(tmp_path: Path,
+                                                             in_root: None) -> None:
+    from reconciler.render.common import DEFERRED_NOTE
+
+    plan = _example_plan(tmp_path)
+    assert plan.summary()["deferred"] == 1
+    undeferred = dataclasses.replace(
+        plan, changes=tuple(c for c in plan.changes if c.not_before is None))
+    for shown, expected in ((plan, True), (undeferred, False)):
+        with open(os.devnull, "w") as sink:
+            console = Console(record=True, width=400, color_system=None, file=sink)
+            render_plan(shown, console)
+        assert (DEFERRED_NOTE in console.export_text()) is expected
+        assert ("⏳ Deferred: PIM refuses to change or remove an assignment within five "
+                "minutes of it being made" in render_markdown(shown)) is expected
