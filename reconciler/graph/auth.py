@@ -33,7 +33,15 @@ CREDENTIALS = ("default", "workload-identity", "github-oidc", "client-secret", "
 
 
 class CredentialConfigError(ValueError):
-    """A credential choice that cannot be built from the environment (names what is missing)."""
+    """A credential choice that cannot be built from the environment, or whose own inputs
+    (the GitHub OIDC request) fail. `problem` names what is missing or failed; `fix` what to
+    do about exactly that (None: nothing more specific than the problem); `str()` is one line,
+    `problem; fix`."""
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}; {fix}" if fix else problem)
 
 
 WHAT_TO_SET = {
@@ -50,6 +58,10 @@ WHAT_TO_SET = {
                    "federated credential for this repository and branch",
 }
 """What a user sets (or checks) when `--credential KIND` gets no token."""
+
+OIDC_JOB_FIX = ("run in a GitHub Actions job with `permissions: id-token: write`, or choose "
+                "another --credential")
+"""What to do when `--credential github-oidc` has no GitHub OIDC request to make."""
 
 
 class AuthenticationFailed(Exception):
@@ -70,10 +82,19 @@ class AuthenticationFailed(Exception):
             return "none of the credentials it tries got a token"
         return first if len(first) <= 200 else first[:197] + "..."
 
-    def line(self) -> str:
-        hint = WHAT_TO_SET.get(self.kind, "choose --credential")
+    @property
+    def hint(self) -> str:
+        """What to set or check for this `--credential` choice (`WHAT_TO_SET`)."""
+        return WHAT_TO_SET.get(self.kind, "choose another --credential")
+
+    def failure(self) -> str:
+        """The line without the hint: which credential failed and why, for a caller that
+        shows `hint` apart (doctor's `fix:`)."""
         return (f"authentication to Microsoft Graph failed with --credential {self.kind} "
-                f"({self.credential}): {self.reason}; {hint} (details: --verbose)")
+                f"({self.credential}): {self.reason}")
+
+    def line(self) -> str:
+        return f"{self.failure()}; {self.hint} (details: --verbose)"
 
 
 class NamedCredential:
@@ -117,7 +138,8 @@ class GitHubOidcAssertion:
     `Authorization: bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN`; the answer is `{"value": jwt}`.
     `transport` is injectable for tests; `verify` is True or a CA bundle path. Raises
     `CredentialConfigError` when the variables are missing (the workflow needs
-    `permissions: id-token: write`).
+    `permissions: id-token: write`), and a call raises it when GitHub refuses the request
+    (azure-identity passes the callback's exception through `get_token` unchanged).
     """
 
     def __init__(self, env: Mapping[str, str] | None = None,
@@ -127,9 +149,13 @@ class GitHubOidcAssertion:
         self._url = env.get("ACTIONS_ID_TOKEN_REQUEST_URL")
         self._token = env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
         if not self._url or not self._token:
+            missing = [name for name, value in (("ACTIONS_ID_TOKEN_REQUEST_URL", self._url),
+                                                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", self._token))
+                       if not value]
             raise CredentialConfigError(
-                "github-oidc needs ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN"
-                " (set `permissions: id-token: write` in the workflow)")
+                f"--credential github-oidc needs {' and '.join(missing)}, which GitHub Actions "
+                "sets only in a job allowed to request an OIDC token",
+                fix=OIDC_JOB_FIX)
         self._transport = transport
         self._verify = verify
 
@@ -143,10 +169,15 @@ class GitHubOidcAssertion:
             resp = client.get(url, headers={"Authorization": f"bearer {self._token}"})
         if resp.status_code != 200:
             raise CredentialConfigError(
-                f"GitHub OIDC token request failed with HTTP {resp.status_code}")
+                f"the GitHub OIDC token request (ACTIONS_ID_TOKEN_REQUEST_URL) failed with "
+                f"HTTP {resp.status_code}",
+                fix="use the ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN GitHub Actions set in this "
+                "very job (they are per job and expire with it); " + OIDC_JOB_FIX)
         value = resp.json().get("value")
         if not value:
-            raise CredentialConfigError("GitHub OIDC token response has no value")
+            raise CredentialConfigError(
+                "the GitHub OIDC token response (ACTIONS_ID_TOKEN_REQUEST_URL) has no value",
+                fix="check that ACTIONS_ID_TOKEN_REQUEST_URL is GitHub's OIDC token endpoint")
         return str(value)
 
 
@@ -166,9 +197,9 @@ def _tenant_or_missing(kind: str, tenant_id: str | None, env: Mapping[str, str])
     missing += [name for name in _NEEDS[kind] if not env.get(name)]
     if missing or not tenant_id:
         raise CredentialConfigError(
-            f"--credential {kind} needs {', '.join(missing)}; set "
-            f"{'it' if len(missing) == 1 else 'them'}, or use --emulator FILE to try the tool "
-            "without a tenant")
+            f"--credential {kind} needs {', '.join(missing)}",
+            fix=f"set {'it' if len(missing) == 1 else 'them'}, or use --emulator FILE to try "
+            "the tool without a tenant")
     return tenant_id
 
 
@@ -221,7 +252,8 @@ def _azure_credential(kind: str, tenant: str | None, env: Mapping[str, str] | No
         options.pop("disable_instance_discovery", None)
         return aio.DefaultAzureCredential(**options)
     if kind not in CREDENTIALS:
-        raise CredentialConfigError(f"unknown credential {kind!r}; use one of {CREDENTIALS}")
+        raise CredentialConfigError(f"unknown credential {kind!r}",
+                                    fix=f"use one of {', '.join(CREDENTIALS)}")
     tenant_id = _tenant_or_missing(kind, tenant or env.get("AZURE_TENANT_ID"), env)
     client_id = env["AZURE_CLIENT_ID"]
     if kind == "workload-identity":

@@ -2,7 +2,10 @@
 
 1. credential: which target; for Graph which `--credential` (azure-identity class) got a
    token, for which app (`appid`/`azp` claim) and tenant (`tid`), with which roles (`roles`);
-2. Graph reachable: one cheap GET (`GraphBackend.ping`), Graph's error code if it fails;
+2. Graph reachable: one cheap GET (`GraphBackend.ping`) that Graph itself must answer: 2xx,
+   or 403 (a permission is missing; the permission checks name it), 429 a warning; a 404,
+   any other 4xx, a 5xx or an answer without Graph's JSON error body fails (a wrong
+   `--graph-url`, typically one without `/v1.0`), and so does a 401 (the token refused);
 3. clock: the injected clock against the answer's `Date` header: more than 5 minutes apart
    fails (PIM's five-minute rules and every planned time depend on it), more than 1 warns;
 4. permissions: each one the command needs (`reconciler.graph.permissions.REQUIRED`), from
@@ -12,6 +15,8 @@
 6. licences: each user made eligible holds Entra ID P2 or ID Governance
    (`license_missing`, a warning, as in `plan`).
 
+When the credential or the Graph check fails, the checks after it are reported once, as one
+`not run` line (`Status.SKIPPED`), so the report points at the cause.
 Time is injected (`now`); the backend is the only door to the tenant. Nothing here prints.
 """
 
@@ -25,8 +30,8 @@ from typing import Any
 
 from reconciler.clock import Clock, SystemClock
 from reconciler.desired.model import DesiredState, Kind, PrincipalType
-from reconciler.graph.auth import WHAT_TO_SET, AuthenticationFailed, CredentialConfigError
-from reconciler.graph.backend import GraphBackend, Probe
+from reconciler.graph.auth import AuthenticationFailed, CredentialConfigError
+from reconciler.graph.backend import GraphBackend, Ping, Probe
 from reconciler.graph.errors import GraphError
 from reconciler.graph.permissions import Requirement, required_permissions
 from reconciler.live.model import Resolution
@@ -38,18 +43,26 @@ SKEW_FAIL = timedelta(minutes=5)
 """Clock skew that fails: PIM's five-minute rules (format.md) cannot be judged past it."""
 SKEW_WARN = timedelta(minutes=1)
 COMMANDS = ("plan", "apply")
+BASE_URL_FIX = ("the Graph base URL must end in /v1.0 (e.g. https://graph.microsoft.com/v1.0, "
+                "or http://127.0.0.1:PORT/v1.0 for `pim-reconciler emulator serve`): check "
+                "--graph-url")
+"""The fix for an answer that is not Graph's: `GET {base}/groups` answers 2xx or 403 on Graph."""
 
 
 class Status(StrEnum):
+    """`ok`, `warning`, `fail`; `skipped`: not run, because a check it depends on failed."""
+
     OK = "ok"
     WARNING = "warning"
     FAIL = "fail"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     """One line of the report. `check` is the kind (`credential`, `graph`, `clock`,
-    `permission`, `group`, `licence`), `message` what was checked and found, `fix` what to
+    `permission`, `group`, `licence`, or `not run` for the checks skipped after a failed
+    credential or Graph check), `message` what was checked and found, `fix` what to
     grant, set or change (for a warning or failure), `subject` the permission or group it is
     about, `file`/`line` the declaring file where there is one."""
 
@@ -129,37 +142,30 @@ async def run_doctor(desired: DesiredState, target: Target, now: datetime | None
             checks = await run_checks(desired, backend, command=command, target=target,
                                       now=at)
     except CredentialConfigError as exc:
-        checks = [Check("credential", Status.FAIL,
-                        f"--credential {target.credential}: cannot be built: {exc}",
-                        fix=WHAT_TO_SET.get(target.credential, "choose --credential"))]
+        checks = [Check("credential", Status.FAIL, f"cannot be built: {exc.problem}",
+                        fix=exc.fix or "choose another --credential"), _not_run(AFTER_CREDENTIAL)]
     except TargetError as exc:
         checks = [Check("credential", Status.FAIL, f"target {name}: {exc}",
-                        fix="check the tenant file (--emulator FILE)")]
+                        fix="check the tenant file (--emulator FILE)"), _not_run(AFTER_CREDENTIAL)]
     return DoctorReport(command, name, at or (clock or SystemClock()).now(), tuple(checks))
 
 
 async def run_checks(desired: DesiredState, backend: GraphBackend, *, command: str,
                      target: Target, now: datetime) -> list[Check]:
     """The checks in order (module docstring), against an open `backend`; `now` is the
-    injected clock's time (UTC). Stops after a failed credential or an unreachable Graph
-    (nothing after them can be judged)."""
+    injected clock's time (UTC). Stops after a failed credential or a failed Graph check
+    (nothing after them can be judged), with one `not run` line for the rest."""
     checks: list[Check] = []
     roles, credential = await _credential(backend, target)
     checks.append(credential)
     if credential.status is Status.FAIL:
-        return checks
+        return [*checks, _not_run(AFTER_CREDENTIAL)]
 
     ping = await backend.ping()
-    if ping.status is None or ping.status == 401:
-        err = ping.error
-        detail = f"{err.code or 'error'}: {err.message}" if err else "no answer"
-        checks.append(Check(
-            "graph", Status.FAIL, f"Graph at {backend.base_url} did not answer ({detail})",
-            fix="check the network, proxy or --graph-url" if ping.status is None
-            else "the token was refused: check the tenant and the app's sign-in"))
-        return checks
-    checks.append(Check("graph", Status.OK,
-                        f"Graph at {backend.base_url} answered (HTTP {ping.status})"))
+    graph = _graph(backend.base_url, ping)
+    checks.append(graph)
+    if graph.status is Status.FAIL:
+        return [*checks, _not_run(AFTER_GRAPH)]
     checks.append(_clock(now, ping.server_time))
 
     try:
@@ -171,7 +177,10 @@ async def run_checks(desired: DesiredState, backend: GraphBackend, *, command: s
                             f"resolving the files' groups and principals failed: {exc}",
                             fix="see the error; run doctor again"))
     group_ids = _group_ids(desired, resolution)
-    checks.extend(await _permissions(desired, backend, command, roles, group_ids))
+    permissions = await _permissions(desired, backend, command, roles, group_ids)
+    if ping.status == 403:
+        checks[checks.index(graph)] = _graph_refused(backend.base_url, ping, permissions)
+    checks.extend(permissions)
     if resolution is not None:
         checks.extend(await _groups(desired, backend, resolution))
         checks.extend(_licences(desired, resolution))
@@ -187,8 +196,12 @@ async def _credential(backend: GraphBackend, target: Target
     try:
         claims = await backend.token_claims()
     except AuthenticationFailed as exc:
-        return None, Check("credential", Status.FAIL, f"no token: {exc.line()}",
-                           fix=WHAT_TO_SET.get(exc.kind, "choose --credential"))
+        # the hint goes to `fix` only (`line()` would say it a second time)
+        return None, Check("credential", Status.FAIL, f"no token: {exc.failure()}",
+                           fix=exc.hint)
+    except CredentialConfigError as exc:  # e.g. GitHub refused the OIDC token request
+        return None, Check("credential", Status.FAIL, f"no token: {exc.problem}",
+                           fix=exc.fix or "choose another --credential")
     roles: frozenset[str] | None = None
     if claims is not None:
         raw = claims.get("roles")
@@ -210,6 +223,75 @@ async def _credential(backend: GraphBackend, target: Target
     else:
         what = f"target: {describe_target(target)}, anonymous (no sign-in)"
     return roles, Check("credential", Status.OK, what + roles_text)
+
+
+AFTER_CREDENTIAL = ("graph", "clock", "permissions", "groups", "licences")
+AFTER_GRAPH = ("clock", "permissions", "groups", "licences")
+
+
+def _not_run(kinds: Sequence[str]) -> Check:
+    """The one line for every check skipped after a failed credential or Graph check."""
+    cause = "the graph check" if kinds == AFTER_GRAPH else "the credential check"
+    return Check("not run", Status.SKIPPED,
+                 f"{', '.join(kinds)}: they need answers from Graph (see {cause} above)",
+                 subject=",".join(kinds))
+
+
+# --- 2. Graph reachable ------------------------------------------------------------------
+
+
+def _graph(base_url: str, ping: Ping) -> Check:
+    """The Graph check from the ping's answer (module docstring). A 403 is reachable and
+    first reported as ✓; `_graph_refused` settles it once the permission checks are in."""
+    err = ping.error
+    at = f"Graph at {base_url}"
+    if ping.status is None:
+        detail = f"{err.code or 'error'}: {err.message}" if err else "no answer"
+        return Check("graph", Status.FAIL, f"{at} did not answer ({detail})",
+                     fix="check the network, proxy or --graph-url")
+    if err is None:
+        return Check("graph", Status.OK, f"{at} answered (HTTP {ping.status})")
+    said = f"HTTP {ping.status} {err.code}: {err.message}" if err.code else ""
+    if not err.code:  # no Graph error envelope: something else answered at that URL
+        return Check("graph", Status.FAIL,
+                     f"{at} answered HTTP {ping.status} without Graph's JSON error body: "
+                     "not Graph's answer", fix=BASE_URL_FIX)
+    if ping.status == 401:
+        return Check("graph", Status.FAIL, f"{at} refused the token ({said})",
+                     fix="check the tenant (--tenant) and the app's sign-in")
+    if ping.status == 403:
+        return Check("graph", Status.OK,
+                     f"{at} answered (HTTP 403: a permission is missing, see below)")
+    if ping.status == 429:
+        return Check("graph", Status.WARNING, f"{at} answered but throttled ({said})",
+                     fix="wait a minute and run doctor again")
+    if ping.status >= 500:
+        return Check("graph", Status.FAIL, f"{at} failed to answer ({said})",
+                     fix="if --graph-url is right (it must end in /v1.0), Graph itself failed: "
+                     "try again in a few minutes")
+    return Check("graph", Status.FAIL,
+                 f"{at} answered {said}, which Graph never answers to `GET /groups`",
+                 fix=BASE_URL_FIX)
+
+
+def _graph_refused(base_url: str, ping: Ping, permissions: Sequence[Check]) -> Check:
+    """The Graph check for a ping answered 403, given the permission checks.
+
+    It stays ✓ ("answered (HTTP 403: a permission is missing, see below)") when a permission
+    check below fails: the question here is whether Graph is reachable, and it is; the
+    missing permission is reported once, as the ✗ of the permission check that names it and
+    how to grant it, so a warning here would count the same cause twice and carry a fix that
+    only points elsewhere. When no permission check fails (the token's roles cover the read
+    yet Graph refused it), nothing below explains the 403, so it is a warning of its own."""
+    if any(c.status is Status.FAIL for c in permissions):
+        return _graph(base_url, ping)
+    err = ping.error
+    said = f"{err.code}: {err.message}" if err else "Forbidden"
+    return Check("graph", Status.WARNING,
+                 f"Graph at {base_url} answered HTTP 403 ({said}) although no permission "
+                 "below is missing",
+                 fix="a permission granted minutes ago may not be in tokens yet: run doctor "
+                 "again in a few minutes; else check the app's admin consent")
 
 
 # --- 3. clock ----------------------------------------------------------------------------
@@ -407,8 +489,14 @@ async def _groups(desired: DesiredState, backend: GraphBackend,
 
 
 def _licences(desired: DesiredState, resolution: Resolution) -> list[Check]:
+    """A `license_missing` warning per eligible user without the licence; a warning for the
+    eligible users whose `assignedPlans` could not be read, one per cause (their lookup was
+    refused; or the answer carried no plans, as `directoryObjects/getByIds` for a user named
+    by object id), never counted as licensed; ✓ only for users whose plans were read and all
+    hold it, or when no user is made eligible."""
     checks: list[Check] = []
     checked: set[str] = set()
+    refused: set[str] = set()
     unknown: set[str] = set()
     for group in desired.groups:
         matches = resolution.groups.get(group.group) or ()
@@ -416,8 +504,11 @@ def _licences(desired: DesiredState, resolution: Resolution) -> list[Check]:
         for entry in group.assignments:
             if entry.kind is not Kind.ELIGIBLE:
                 continue
-            objs = resolution.principals.get(entry.principal) or ()
-            if len(objs) != 1 or objs[0].type is not PrincipalType.USER:
+            objs = resolution.principals.get(entry.principal)
+            if objs is None and entry.principal.type is PrincipalType.USER:
+                refused.add(entry.principal.value.lower())  # the lookup was refused
+                continue
+            if not objs or len(objs) != 1 or objs[0].type is not PrincipalType.USER:
                 continue
             obj = objs[0]
             if obj.service_plans is None:
@@ -432,9 +523,23 @@ def _licences(desired: DesiredState, resolution: Resolution) -> list[Check]:
                                     f"license_missing: {problem.message}",
                                     fix=f"assign {obj.name} a {REQUIRED_LICENCE} licence",
                                     subject=obj.name, file=problem.file, line=problem.line))
-    if not checks:
-        note = f"; {len(unknown)} not read" if unknown else ""
+    if not checks and checked:
         checks.append(Check("licence", Status.OK,
-                            f"{len(checked)} eligible user(s) hold "
-                            f"{REQUIRED_LICENCE}{note}"))
+                            f"{len(checked)} eligible user(s) hold {REQUIRED_LICENCE}"))
+    if refused:
+        checks.append(Check("licence", Status.WARNING,
+                            f"not checked for {len(refused)} eligible user(s): their "
+                            "assignedPlans could not be read (User.Read.All)",
+                            fix="grant User.Read.All (see the permission checks) and run "
+                            "doctor again"))
+    if unknown:
+        checks.append(Check("licence", Status.WARNING,
+                            f"not checked for {len(unknown)} eligible user(s): Graph's answer "
+                            "carried no assignedPlans for them (as for a user named by object "
+                            "id: getByIds returns none)",
+                            fix="name those users by userPrincipalName to have their "
+                            "licences checked, or check them in the Entra admin center"))
+    if not (checked or refused or unknown):
+        checks.append(Check("licence", Status.OK,
+                            "no user is made eligible: no licence to check"))
     return checks

@@ -1,5 +1,6 @@
 """Renderers of a `doctor` report (`reconciler.preflight.checks.DoctorReport`): text (one line
-per check: ✓, ! or ✗, what was checked, and the fix), markdown (a job summary) and JSON."""
+per check: ✓, ! or ✗, what was checked, and the fix; `-` for the one `not run` line after a
+failed credential or Graph check), markdown (a job summary) and JSON."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from reconciler.preflight.checks import Check, DoctorReport, Status
 from reconciler.render.common import plural
 
-MARKS = {Status.OK: "✓", Status.WARNING: "!", Status.FAIL: "✗"}
+MARKS = {Status.OK: "✓", Status.WARNING: "!", Status.FAIL: "✗", Status.SKIPPED: "-"}
 
 
 def _where(check: Check) -> str:
@@ -28,11 +29,14 @@ def check_line(check: Check) -> str:
 
 
 def summary_line(report: DoctorReport) -> str:
+    """`doctor: ready|NOT ready to COMMAND against TARGET: N checks passed, N warnings, N
+    failed` (`, N not run` when checks were skipped)."""
     counts = report.counts()
     verdict = "ready" if report.passed else "NOT ready"
+    skipped = f", {counts['skipped']} not run" if counts["skipped"] else ""
     return (f"doctor: {verdict} to {report.command} against {report.target}: "
             f"{plural(counts['ok'], 'check')} passed, {plural(counts['warning'], 'warning')}, "
-            f"{counts['fail']} failed")
+            f"{counts['fail']} failed{skipped}")
 
 
 def render_text(report: DoctorReport) -> str:
