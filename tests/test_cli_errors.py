@@ -198,3 +198,25 @@ def test_transport_names_a_url_it_cannot_send_to() -> None:
 
     error = asyncio.run(attempt())
     assert error.code == BAD_URL and error.status is None and not error.transient
+
+
+@pytest.mark.parametrize(("env", "args", "line"), [
+    ({"AZURE_AUTHORITY_HOST": "http://127.0.0.1:9"}, [],
+     "error: AZURE_AUTHORITY_HOST 'http://127.0.0.1:9' is not an https URL; a token service is "
+     "only ever asked over TLS: give its https:// address (e.g. "
+     "https://login.microsoftonline.us), or unset AZURE_AUTHORITY_HOST"),
+    ({}, ["--tenant", "bad/tenant!"],
+     "error: --credential client-secret cannot be built: Invalid tenant ID provided. "),
+], ids=["http-authority", "invalid-tenant"])
+def test_a_setting_azure_identity_refuses_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, env: dict[str, str], args: list[str], line: str) -> None:
+    """azure-identity raised ValueError from the credential's constructor: a traceback."""
+    for name, value in {"AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+                        "AZURE_CLIENT_SECRET": "not-a-secret", **env}.items():
+        monkeypatch.setenv(name, value)
+    run = run_cli("plan", EXAMPLES, "--graph-url", "http://127.0.0.1:9/v1.0",
+                  "--credential", "client-secret", *args)
+    assert run.exit_code == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(line), run.stderr
+    assert "not-a-secret" not in run.stderr

@@ -221,7 +221,13 @@ def authority_options(env: Mapping[str, str]) -> dict[str, Any]:
     host = (env.get("AZURE_AUTHORITY_HOST") or "").strip()
     if not host:
         return {}
-    name = httpx.URL(host if "://" in host else f"https://{host}").host.lower()
+    url = httpx.URL(host if "://" in host else f"https://{host}")
+    if url.scheme != "https" or not url.host:
+        raise CredentialConfigError(
+            f"AZURE_AUTHORITY_HOST {host!r} is not an https URL",
+            fix="a token service is only ever asked over TLS: give its https:// address "
+                "(e.g. https://login.microsoftonline.us), or unset AZURE_AUTHORITY_HOST")
+    name = url.host.lower()
     options: dict[str, Any] = {"authority": host}
     if name not in MICROSOFT_AUTHORITY_HOSTS:
         options["disable_instance_discovery"] = True
@@ -237,9 +243,18 @@ def build_credential(kind: str, tenant: str | None, env: Mapping[str, str] | Non
     `authority_options`); `options` go to the azure-identity credential as they are (e.g.
     `connection_verify="ca.pem"`, a CA bundle path for a token service with a private CA;
     the GitHub OIDC request of `github-oidc` trusts the same).
-    Raises `CredentialConfigError` naming the missing setting.
+    Raises `CredentialConfigError` naming the missing setting, or the setting azure-identity
+    refused (its `ValueError`, e.g. a tenant id with characters no tenant id has).
     """
-    return NamedCredential(kind, _azure_credential(kind, tenant, env, options))
+    try:
+        inner = _azure_credential(kind, tenant, env, options)
+    except CredentialConfigError:
+        raise
+    except ValueError as exc:  # azure-identity's checks of its inputs
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CredentialConfigError(f"--credential {kind} cannot be built: {reason}",
+                                    fix=WHAT_TO_SET.get(kind)) from None
+    return NamedCredential(kind, inner)
 
 
 def _azure_credential(kind: str, tenant: str | None, env: Mapping[str, str] | None,
