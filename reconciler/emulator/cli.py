@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import click
+import yaml
 
 from reconciler.clock import Clock, OffsetClock, SystemClock
 from reconciler.emulator import variants
@@ -34,15 +35,26 @@ from reconciler.emulator.timefmt import format_plain_time, parse_time
 def load_for_serving(
     state: Path, page_size: int | None = None, clock_choice: str = "fixture"
 ) -> Tenant:
-    """Load `state` with an OffsetClock at its `now` (or the system clock when it has none,
-    or when `clock_choice` is "system"; relative times then resolve against real time)."""
-    data = read_fixture(state)
-    clock: Clock = (
-        OffsetClock(parse_time(data["now"]))
-        if data.get("now") and clock_choice == "fixture"
-        else SystemClock()
-    )
-    tenant = load_tenant(data, clock=clock)
+    """Load `state` for serving. The clock: with `clock_choice` "fixture" (the default), an
+    `OffsetClock` starting at the file's `now` and running on in real time; with "system", or
+    when the file has no `now`, the system clock. Relative times (`-P20D`) count from the
+    file's `now` whenever it has one, whichever clock is chosen (from the clock's time at
+    loading only when it has none). `page_size` (items per page), when given, overrides the
+    file's.
+
+    Raises `click.ClickException` (one line, exit 1) when the file cannot be read or does not
+    load: `cannot load tenant file FILE: <reason>`.
+    """
+    try:
+        data = read_fixture(state)
+        clock: Clock = (
+            OffsetClock(parse_time(data["now"]))
+            if data.get("now") and clock_choice == "fixture"
+            else SystemClock()
+        )
+        tenant = load_tenant(data, clock=clock)
+    except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"cannot load tenant file {state}: {exc}") from exc
     if page_size:
         tenant.page_size = page_size
     return tenant

@@ -1,4 +1,4 @@
-"""Fault injection (cases/README.md `faults:`; graph-pim-reference.md 3.1, 3.2, 6.5).
+"""Fault injection (docs/emulator.md `faults`; graph-pim-reference.md 3.1, 3.2, 6.5).
 
 A fault matches `"METHOD path-glob"` (method `*` for any; the glob is matched, ignoring case,
 against the path below `/v1.0`, e.g. `*/eligibilityScheduleRequests` or `/users*`; the query

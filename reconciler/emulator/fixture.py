@@ -1,17 +1,17 @@
-"""The tenant fixture format of cases/README.md: read, load into a `Tenant`, dump and save.
+"""The tenant file of docs/emulator.md: read, load into a `Tenant`, dump and save.
 
 `load_tenant(source, clock)` builds a tenant from a file or mapping, `dump_tenant(tenant)` gives
 its fixture form, `save_tenant(tenant, path)` writes that atomically. The dependency is one-way:
 this module knows `Tenant`; `tenant.py` knows nothing of fixtures.
 
-Extensions beyond the README (all optional): schedule `id`, `modified`, `status`,
-`createdUsing`, `visibleFrom`; request `id`, `completed`, `scheduleInfo`, `targetScheduleId`;
-fault `kind`, `latency_ms`, `seconds`, `message`; user `assignedPlans` (Graph's shape:
-`servicePlanId`, `capabilityStatus`, ...; absent = one enabled Entra ID P2 plan, `[]` =
-unlicensed); top-level `granted_permissions` (list of
-scopes; absent = all granted), `latency_ms`, and sign-in: `tenant_id`, `domains` and
-`applications` (`emulator.identity`). A dumped fixture uses absolute UTC times and
-explicit ids, so loading it gives the same state.
+docs/emulator.md documents every key (users with `assignedPlans`, groups, service principals,
+policies, schedules, requests, faults, `granted_permissions`, `latency_ms`, `graph_variants`,
+`request_history`, and sign-in: `tenant_id`, `domains`, `applications`, see
+`emulator.identity`) and the reasons a file does not load: every malformed value is one
+`ValueError` naming its entry (`users[3]: missing userPrincipalName`). Values served as written
+(`assignedPlans`, `scheduleInfo`, `ticketInfo`, policy rule fields) have YAML timestamps
+written as ISO 8601 UTC strings (`emulator.values.served`). A dumped fixture uses absolute UTC
+times and explicit ids, so loading it gives the same state.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import yaml
 
 from reconciler.clock import Clock, FixedClock, SystemClock
-from reconciler.emulator import ids
+from reconciler.emulator import ids, values
 from reconciler.emulator.faults import Fault
 from reconciler.emulator.identity import DEFAULT_TENANT_ID, dump_applications, load_applications
 from reconciler.emulator.state import (
@@ -61,7 +62,9 @@ _KNOWN_KEYS = {
 
 
 def read_fixture(source: str | Path) -> dict:
-    """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if not a mapping."""
+    """Parse a YAML or JSON fixture file into a mapping. Raises `ValueError` if it is not
+    valid YAML (one line: `not valid YAML: <problem> at line L, column C`) or not a
+    mapping (`FILE: a tenant fixture must be a mapping`), and `OSError` if it cannot be read."""
     text = Path(source).read_text(encoding="utf-8")
     data = None
     if str(source).lower().endswith(".json"):
@@ -70,10 +73,25 @@ def read_fixture(source: str | Path) -> dict:
         except ValueError:
             data = None
     if data is None:
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not valid YAML: {_yaml_problem(exc)}") from exc
+        except ValueError as exc:  # PyYAML builds `2026-13-01` with datetime(), which refuses
+            raise ValueError(f"an impossible YAML date or timestamp: {exc}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{source}: a tenant fixture must be a mapping")
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error (several lines, with a caret drawing) as one line."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(exc).split())
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def load_tenant(source: str | Path | dict, clock: Clock | None = None) -> Tenant:
@@ -172,8 +190,21 @@ def _one(
     return hits[0]
 
 
+def _integer(data: dict[str, Any], key: str, default: int | None) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return default
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be an integer, not {value!r}") from None
+
+
 def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
-    """Fill `tenant` from fixture `data`. Raises `ValueError` on malformed content."""
+    """Fill `tenant` from fixture `data`. Raises `ValueError` on malformed content, naming the
+    entry (`users[3]: missing userPrincipalName`; positions count from 0)."""
     unknown = set(data) - _KNOWN_KEYS
     if unknown:
         raise ValueError(f"unknown fixture keys: {sorted(unknown)}")
@@ -186,56 +217,63 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
 
     if data.get("graph_variants"):
         try:
-            tenant.pin_variants(dict(data["graph_variants"]))
+            tenant.pin_variants(dict(values.mapping(data["graph_variants"], "graph_variants")))
         except VariantError as exc:
             raise ValueError(f"graph_variants: {exc}") from exc
-    if data.get("request_history") is not None:
-        tenant.request_history = int(data["request_history"])
-    tenant.page_size = int(data.get("page_size") or tenant.page_size)
-    tenant.latency_ms = int(data.get("latency_ms") or 0)
+    tenant.request_history = _integer(data, "request_history", None)
+    tenant.page_size = _integer(data, "page_size", None) or tenant.page_size
+    tenant.latency_ms = _integer(data, "latency_ms", 0) or 0
     if data.get("granted_permissions") is not None:
-        tenant.granted_permissions = set(data["granted_permissions"])
+        tenant.granted_permissions = set(
+            values.string_list(data["granted_permissions"], "granted_permissions"))
     _load_identity(tenant, data, now)
-    for raw in data.get("users") or []:
-        upn = raw["userPrincipalName"]
+    for where, raw in values.mapping_list(data.get("users"), "users"):
+        upn = values.required_text(raw, "userPrincipalName", where)
         uid = str(raw.get("id") or ids.derived_id("user", upn.lower()))
         plans = raw.get("assignedPlans")
         if plans is not None and (not isinstance(plans, list)
                                   or not all(isinstance(p, dict) for p in plans)):
             raise ValueError(f"user {upn}: assignedPlans must be a list of mappings")
         tenant.users[uid] = User(
-            uid, upn, raw.get("displayName") or upn.split("@")[0], raw.get("mail"),
-            None if plans is None else [dict(p) for p in plans],
+            uid, upn,
+            values.text(raw.get("displayName"), f"{where}.displayName") or upn.split("@")[0],
+            values.text(raw.get("mail"), f"{where}.mail"),
+            None if plans is None else values.served(plans, f"{where}.assignedPlans"),
         )
-    for raw in data.get("groups") or []:
-        name = raw["displayName"]
+    for where, raw in values.mapping_list(data.get("groups"), "groups"):
+        name = values.required_text(raw, "displayName", where)
         gid = str(raw.get("id") or ids.derived_id("group", name))
         tenant.groups[gid] = Group(
             gid,
             name,
-            list(raw.get("groupTypes") or []),
+            values.string_list(raw.get("groupTypes"), f"{where}.groupTypes"),
             raw.get("onPremisesSyncEnabled"),
             bool(raw.get("securityEnabled", True)),
             bool(raw.get("mailEnabled", False)),
             raw.get("isAssignableToRole"),
-            raw.get("description"),
+            values.text(raw.get("description"), f"{where}.description"),
         )
-    for raw in data.get("servicePrincipals") or []:
-        name = raw["displayName"]
+    for where, raw in values.mapping_list(data.get("servicePrincipals"), "servicePrincipals"):
+        name = values.required_text(raw, "displayName", where)
         sid = str(raw.get("id") or ids.derived_id("servicePrincipal", name))
         app_id = str(raw.get("appId") or ids.derived_id("appId", name))
         tenant.service_principals[sid] = ServicePrincipal(sid, name, app_id)
     names = _name_index(tenant)  # directory objects are all loaded from here on
-    for raw in data.get("policies") or []:
-        gid = _one(tenant, raw["group"], "policy group", tenant.groups, names)
+    for where, raw in values.mapping_list(data.get("policies"), "policies"):
+        group = values.required(raw, "group", where)
+        gid = _one(tenant, group, "policy group", tenant.groups, names)
         policy = tenant.policy_for(gid, _access(raw.get("access")))
-        for rule_id, values in (raw.get("rules") or {}).items():
-            policy.overrides.setdefault(rule_id, {}).update(values or {})
-    for index, raw in enumerate(data.get("schedules") or []):
-        _load_schedule(tenant, raw, index, when, names)
-    for raw in data.get("requests") or []:
-        _load_request(tenant, raw, when, now, names)
-    for raw in data.get("faults") or []:
+        rules = values.mapping(raw.get("rules"), f"{where}.rules")
+        for rule_id, fields in rules.items():
+            rule_where = f"{where}.rules.{rule_id}"
+            fields = values.served(values.mapping(fields, rule_where), rule_where)
+            policy.overrides.setdefault(str(rule_id), {}).update(fields)
+    for index, (where, raw) in enumerate(values.mapping_list(data.get("schedules"), "schedules")):
+        _load_schedule(tenant, raw, index, where, when, names)
+    for where, raw in values.mapping_list(data.get("requests"), "requests"):
+        _load_request(tenant, raw, where, when, now, names)
+    for where, raw in values.mapping_list(data.get("faults"), "faults"):
+        values.required_text(raw, "match", where)
         tenant.faults.append(Fault.from_fixture(dict(raw)))
 
 
@@ -244,7 +282,7 @@ def _load_identity(tenant: Tenant, data: dict[str, Any], now: datetime) -> None:
     service = tenant.identity
     if data.get("tenant_id"):
         service.tenant_id = str(data["tenant_id"])
-    service.domains = [str(d) for d in data.get("domains") or []]
+    service.domains = values.string_list(data.get("domains"), "domains")
     raw = data.get("applications")
     if raw is not None and not isinstance(raw, list):
         raise ValueError("applications must be a list")
@@ -263,17 +301,45 @@ def _dump_identity(tenant: Tenant) -> dict[str, Any]:
     return out
 
 
+def _schedule_id(given: object, gid: str, access: str, guid: str, where: str) -> str:
+    """The schedule id: `given`, which must be Graph's `{groupId}_{member|owner}_{guid}` of
+    this group and access (graph-pim-reference.md 2.6; instance ids are derived from it),
+    else `{gid}_{access}_{guid}`. Raises `ValueError` naming `where` and the shape."""
+    if given is None or given == "":
+        return ids.schedule_id(gid, access, guid)
+    sid = str(given)
+    prefix = f"{gid}_{access}_"
+    rest = sid[len(prefix):] if sid.lower().startswith(prefix.lower()) else None
+    try:
+        if rest is None:
+            raise ValueError
+        uuid.UUID(rest)
+    except ValueError:
+        raise ValueError(
+            f"{where}: id {sid!r} must have Graph's shape {{groupId}}_{{member|owner}}_{{guid}}"
+            f" for its group and access, e.g. {ids.schedule_id(gid, access, guid)!r}"
+        ) from None
+    return sid
+
+
 def _load_schedule(
-    tenant: Tenant, raw: dict[str, Any], index: int, when: Any, names: dict[str, list[str]]
+    tenant: Tenant,
+    raw: dict[str, Any],
+    index: int,
+    where: str,
+    when: Any,
+    names: dict[str, list[str]],
 ) -> None:
-    gid = _one(tenant, raw["group"], "schedule group", tenant.groups, names)
+    gid = _one(tenant, values.required(raw, "group", where), "schedule group", tenant.groups,
+               names)
     access = _access(raw.get("access"))
-    kind = _kind(raw.get("kind"))
-    pid = _one(tenant, raw["principal"], "schedule principal", index=names)
+    kind = _kind(values.required(raw, "kind", where))
+    pid = _one(tenant, values.required(raw, "principal", where), "schedule principal",
+               index=names)
     created = when(raw.get("created", raw.get("start"))) or when("PT0S")
     start = when(raw["start"]) if "start" in raw else created
     guid = ids.derived_id("schedule", f"{gid}:{access}:{kind}:{pid}:{index}")
-    sid = str(raw.get("id") or ids.schedule_id(gid, access, guid))
+    sid = _schedule_id(raw.get("id"), gid, access, guid, where)
     assignment_type = str(raw.get("assignmentType") or "assigned").lower()
     if kind == "eligible" and assignment_type != "assigned":
         raise ValueError(f"schedule {sid}: assignmentType applies to active schedules only")
@@ -289,32 +355,48 @@ def _load_schedule(
         modified=when(raw.get("modified")),
         member_type=str(raw.get("memberType") or "direct").lower(),
         assignment_type=assignment_type,
-        status=str(raw.get("status") or "Provisioned"),
-        created_using=raw.get("createdUsing") or sid.rsplit("_", 1)[1],
+        status=values.text(raw.get("status"), f"{where}.status") or "Provisioned",
+        created_using=values.text(raw.get("createdUsing"), f"{where}.createdUsing")
+        or sid.rsplit("_", 1)[1],
         visible_from=when(raw.get("visibleFrom")),
     )
 
 
 def _load_request(
-    tenant: Tenant, raw: dict[str, Any], when: Any, now: datetime, names: dict[str, list[str]]
+    tenant: Tenant,
+    raw: dict[str, Any],
+    where: str,
+    when: Any,
+    now: datetime,
+    names: dict[str, list[str]],
 ) -> None:
-    gid = _one(tenant, raw["group"], "request group", tenant.groups, names)
-    pid = _one(tenant, raw["principal"], "request principal", index=names)
+    gid = _one(tenant, values.required(raw, "group", where), "request group", tenant.groups,
+               names)
+    pid = _one(tenant, values.required(raw, "principal", where), "request principal",
+               index=names)
+    kind = _kind(values.required(raw, "kind", where))
     rid = str(raw.get("id") or ids.new_guid())
+    schedule_info = raw.get("scheduleInfo")
+    ticket_info = raw.get("ticketInfo")
     tenant.requests[rid] = ScheduleRequest(
         id=rid,
-        kind=_kind(raw.get("kind")),
-        action=str(raw.get("action") or "adminAssign"),
-        status=str(raw.get("status") or "Provisioned"),
+        kind=kind,
+        action=values.text(raw.get("action"), f"{where}.action") or "adminAssign",
+        status=values.text(raw.get("status"), f"{where}.status") or "Provisioned",
         group_id=gid,
         access=_access(raw.get("access")),
         principal_id=pid,
         created=when(raw.get("created")) or now,
         completed=when(raw.get("completed")),
-        schedule_info=raw.get("scheduleInfo"),
-        justification=raw.get("justification"),
-        ticket_info=raw.get("ticketInfo"),
-        target_schedule_id=raw.get("targetScheduleId"),
+        schedule_info=values.served(
+            values.mapping(schedule_info, f"{where}.scheduleInfo"), f"{where}.scheduleInfo")
+        if schedule_info is not None else None,
+        justification=values.text(raw.get("justification"), f"{where}.justification"),
+        ticket_info=values.served(
+            values.mapping(ticket_info, f"{where}.ticketInfo"), f"{where}.ticketInfo")
+        if ticket_info is not None else None,
+        target_schedule_id=values.text(raw.get("targetScheduleId"),
+                                       f"{where}.targetScheduleId"),
     )
 
 

@@ -81,7 +81,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from reconciler.clock import Clock
-from reconciler.emulator import ids, timefmt
+from reconciler.emulator import ids, timefmt, values
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -517,33 +517,32 @@ class IdentityService:
 
 
 def load_applications(service: IdentityService, raw: list[Any], now: datetime) -> None:
-    """Register the fixture's `applications:` entries. Raises `ValueError` for an entry
-    without `appId` or with a malformed credential."""
-    for entry in raw:
-        if not isinstance(entry, dict) or not entry.get("appId"):
-            raise ValueError("each application needs an appId")
-        app_id = str(entry["appId"])
+    """Register the fixture's `applications:` entries. Raises `ValueError` naming the entry
+    (`applications[0]: missing appId`, `applications[0].passwordCredentials[1]: missing
+    secretText`; positions count from 0) for a missing key or a malformed value."""
+    for where, entry in values.mapping_list(raw, "applications"):
+        app_id = str(values.required(entry, "appId", where))
         app_secrets = []
-        for cred in entry.get("passwordCredentials") or []:
-            if not isinstance(cred, dict) or not cred.get("secretText"):
-                raise ValueError(f"application {app_id}: a passwordCredential needs secretText")
+        for cred_where, cred in values.mapping_list(entry.get("passwordCredentials"),
+                                                    f"{where}.passwordCredentials"):
+            secret = str(values.required(cred, "secretText", cred_where))
             end = cred.get("endDateTime")
-            app_secrets.append((str(cred["secretText"]),
-                                timefmt.resolve_fixture_time(end, now) if end else None))
+            app_secrets.append((secret, timefmt.resolve_fixture_time(end, now) if end else None))
         federated = []
-        for cred in entry.get("federatedIdentityCredentials") or []:
-            if not isinstance(cred, dict) or not cred.get("issuer") or not cred.get("subject"):
-                raise ValueError(f"application {app_id}: a federatedIdentityCredential needs "
-                                 "issuer and subject")
+        for cred_where, cred in values.mapping_list(entry.get("federatedIdentityCredentials"),
+                                                    f"{where}.federatedIdentityCredentials"):
+            issuer = str(values.required(cred, "issuer", cred_where))
+            subject = str(values.required(cred, "subject", cred_where))
+            audiences = values.string_list(cred.get("audiences"), f"{cred_where}.audiences")
             federated.append(FederatedCredential(
-                str(cred.get("name") or cred["subject"]), str(cred["issuer"]),
-                str(cred["subject"]),
-                [str(a) for a in cred.get("audiences") or ["api://AzureADTokenExchange"]]))
+                str(cred.get("name") or subject), issuer, subject,
+                audiences or ["api://AzureADTokenExchange"]))
         certificates = [str(k["key"]) for k in entry.get("keyCredentials") or []
                         if isinstance(k, dict) and k.get("key")]
         service.add_application(Application(
             app_id, str(entry.get("displayName") or app_id), app_secrets, certificates,
-            federated, [str(r) for r in entry.get("grantedPermissions") or []]))
+            federated, values.string_list(entry.get("grantedPermissions"),
+                                          f"{where}.grantedPermissions")))
 
 
 def dump_applications(service: IdentityService) -> list[dict[str, Any]]:

@@ -124,7 +124,7 @@ class IndexedTable(dict[str, Any]):
 
 class Tenant:
     """An emulated Entra tenant. Build empty with `Tenant(clock)`, or from a fixture
-    (cases/README.md format) with `fixture.load_tenant(...)`."""
+    (the tenant file of docs/emulator.md) with `fixture.load_tenant(...)`."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or SystemClock()

@@ -99,6 +99,8 @@ def parse_instant_text(text: str, *, naive_utc: bool = False) -> datetime:
         ).astimezone(UTC)
     except OverflowError as exc:  # an offset pushing year 1 or 9999 out of range
         raise ValueError(f"{text!r} is out of the representable range") from exc
+    except ValueError as exc:  # month 13, hour 25, February 30
+        raise ValueError(f"{text!r} is not a valid date-time: {exc}") from exc
 
 
 def parse_duration(text: object, *, signed: bool = False, weeks: bool = False) -> timedelta:
