@@ -103,6 +103,15 @@ async def read_scope(
     return await read_shard(select_only(desired, scope.only), backend, scope.shard)
 
 
+def _recorded(the_plan: Plan, scope: Scope | None, desired: DesiredState,
+              mine: DesiredState) -> Plan:
+    """`the_plan` (of `mine`, the part of `desired` in `scope`) with its `PlanScope` when the
+    run was scoped; the drift and access reports carry the plan's."""
+    if scope is None or scope.whole:
+        return the_plan
+    return replace(the_plan, scope=PlanScope.of(scope, desired, mine))
+
+
 async def _plan_scope(
     desired: DesiredState,
     backend: GraphBackend,
@@ -114,9 +123,7 @@ async def _plan_scope(
     mine, resolution, live = await read_scope(desired, backend, scope)
     shard = scope.shard if scope else None
     the_plan = plan(mine, resolution, live, now, allow_removals=allow_removals, shard=shard)
-    if scope is not None and not scope.whole:
-        the_plan = replace(the_plan, scope=PlanScope.of(scope, desired, mine))
-    return mine, the_plan
+    return mine, _recorded(the_plan, scope, desired, mine)
 
 
 async def make_plan(
@@ -164,12 +171,14 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
                       now: datetime | None, expiring_within: timedelta,
                       scope: Scope | None = None) -> DriftReport:
     """Open the target, read, plan and classify at the target's clock (`now` pins it) the
-    groups in `scope` (None: all); config warnings (of the files in scope) are added to the
-    report's problems. Raises `SelectError`, `GraphError`."""
+    groups in `scope` (None: all; the report records a narrower one, `DriftReport.scope`);
+    config warnings (of the files in scope) are added to the report's problems. Raises
+    `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
         mine, resolution, live = await read_scope(desired, backend, scope)
-    the_plan = plan(mine, resolution, live, at, shard=scope.shard if scope else None)
+    the_plan = _recorded(plan(mine, resolution, live, at, shard=scope.shard if scope else None),
+                         scope, desired, mine)
     report = classify(mine, resolution, live, the_plan, at, expiring_within)
     config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
@@ -182,13 +191,15 @@ async def build_access_report(desired: DesiredState, config_problems: list[Probl
                               expiring_within: timedelta | None = None,
                               scope: Scope | None = None) -> AccessReport:
     """Open the target, read (the same reads as a plan), plan and sort into the access report
-    at the target's clock (`now` pins it) the groups in `scope` (None: all); `expiring_within`
-    defaults to the settings' `report.expiring_within`. Config problems (of the files in
-    scope) come first. Raises `SelectError`, `GraphError`."""
+    at the target's clock (`now` pins it) the groups in `scope` (None: all; the report records
+    a narrower one, `AccessReport.scope`); `expiring_within` defaults to the settings'
+    `report.expiring_within`. Config problems (of the files in scope) come first. Raises
+    `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
         mine, resolution, live = await read_scope(desired, backend, scope)
-    the_plan = plan(mine, resolution, live, at, shard=scope.shard if scope else None)
+    the_plan = _recorded(plan(mine, resolution, live, at, shard=scope.shard if scope else None),
+                         scope, desired, mine)
     config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)

@@ -89,7 +89,8 @@ def report_command(obj: Context, directory: str, emulator_file: str | None,
         counts = report.counts()
         click.echo(f"{out / 'index.html'}: {counts['groups']} groups, {counts['principals']} "
                    f"principals, {counts['expiring']} expiring soon, {counts['drifted']} "
-                   f"drifted, {counts['pending']} pending, {counts['unmanaged']} unmanaged")
+                   f"drifted, {counts['pending']} pending, {counts['unmanaged']} unmanaged"
+                   + (f" (scope: {report.scope.describe()})" if report.scope else ""))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

@@ -49,7 +49,7 @@ from reconciler.live.model import (
     Resolution,
 )
 from reconciler.plan.changes import Action, Change, Plan, json_fields
-from reconciler.plan.scope import declared_locations, managed_groups
+from reconciler.plan.scope import PlanScope, declared_locations, managed_groups
 from reconciler.problems import Problem
 
 REPORT_FORMAT_VERSION = 1
@@ -144,7 +144,8 @@ class GroupSection:
 @dataclass(frozen=True)
 class AccessReport:
     """The report at `generated_at` (UTC): groups in file order by name, `timeline` the number
-    of live ends in each week from `generated_at` (13 weeks)."""
+    of live ends in each week from `generated_at` (13 weeks). `scope` is the plan's
+    (`Plan.scope`): what a `--only` / `--shard` run covers, None for the whole directory."""
 
     generated_at: datetime
     tenant: str | None
@@ -152,6 +153,7 @@ class AccessReport:
     groups: tuple[GroupSection, ...]
     timeline: tuple[int, ...]
     problems: tuple[Problem, ...]
+    scope: PlanScope | None = None
 
     @property
     def rows(self) -> tuple[AccessRow, ...]:
@@ -183,7 +185,9 @@ class AccessReport:
                       key=lambda t: (t[1].lower(), t[0]))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; `schemas/access-report.schema.json` describes it."""
+        """JSON-ready form; `schemas/access-report.schema.json` describes it. `scope` (the
+        plan's form, `PlanScope.to_dict`) only when the run was scoped."""
+        scope = {"scope": self.scope.to_dict()} if self.scope else {}
         return {
             "format_version": REPORT_FORMAT_VERSION,
             "generated_at": format_instant(self.generated_at),
@@ -199,13 +203,15 @@ class AccessReport:
             } for g in self.groups],
             "rows": [r.to_dict() for r in self.rows],
             "problems": [p.to_dict() for p in self.problems],
+            **scope,
         }
 
 
 def build_report(desired: DesiredState, resolution: Resolution, live: LiveState, plan: Plan,
                  now: datetime, expiring_within: timedelta) -> AccessReport:
     """Sort `plan` (made from `desired`, `resolution`, `live` at `now`, UTC) and the live rows
-    into an `AccessReport`; `expiring_within` is the window of the `expiring` flag."""
+    into an `AccessReport`; `expiring_within` is the window of the `expiring` flag. The
+    report's `scope` is the plan's."""
     changes = {c.identity: c for c in plan.changes}
     managed = dict((g.group, lg) for g, lg in managed_groups(desired, resolution))
     sections = []
@@ -245,7 +251,7 @@ def build_report(desired: DesiredState, resolution: Resolution, live: LiveState,
             if 0 <= week < len(timeline):
                 timeline[week] += 1
     return AccessReport(now, desired.settings.tenant, expiring_within, tuple(sections),
-                        tuple(timeline), plan.problems)
+                        tuple(timeline), plan.problems, scope=plan.scope)
 
 
 def _why_missing(name: str, resolution: Resolution) -> str:

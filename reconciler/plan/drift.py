@@ -56,7 +56,7 @@ from reconciler.durations import format_duration, format_instant, relative
 from reconciler.live.model import LiveGroup, LiveSchedule, LiveState, Resolution
 from reconciler.plan.changes import Action, Change, Info, Plan, PolicyChange, json_fields
 from reconciler.plan.policies import loosens
-from reconciler.plan.scope import declared_locations, managed_groups
+from reconciler.plan.scope import PlanScope, declared_locations, managed_groups
 from reconciler.problems import Problem, Severity
 
 DRIFT_FORMAT_VERSION = 1
@@ -182,7 +182,8 @@ class PolicyDriftItem:
 class DriftReport:
     """A drift report at `generated_at` (UTC) with an `expiring_within` window.
 
-    Every tuple of items is sorted by group, access, kind, principal.
+    Every tuple of items is sorted by group, access, kind, principal. `scope` is the plan's
+    (`Plan.scope`): what a `--only` / `--shard` run covers, None for the whole directory.
     """
 
     generated_at: datetime
@@ -198,6 +199,7 @@ class DriftReport:
     problems: tuple[Problem, ...]
     live_fingerprint: str = ""
     desired_digest: str = ""
+    scope: PlanScope | None = None
 
     def items(self, cls: DriftClass) -> tuple[DriftItem, ...] | tuple[PolicyDriftItem, ...]:
         return getattr(self, str(cls))
@@ -225,7 +227,9 @@ class DriftReport:
         return EXIT_DRIFT if self.has_drift else EXIT_NO_DRIFT
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form; `schemas/drift.schema.json` describes it."""
+        """JSON-ready form; `schemas/drift.schema.json` describes it. `scope` (the plan's
+        form, `PlanScope.to_dict`) only when the run was scoped."""
+        scope = {"scope": self.scope.to_dict()} if self.scope else {}
         return {
             "format_version": DRIFT_FORMAT_VERSION,
             "generated_at": format_instant(self.generated_at),
@@ -238,6 +242,7 @@ class DriftReport:
             **{str(c): [i.to_dict() for i in self.items(c)] for c in DriftClass},
             "information": [i.to_dict() for i in self.information],
             "problems": [p.to_dict() for p in self.problems],
+            **scope,
         }
 
 
@@ -250,7 +255,8 @@ def classify(
     expiring_within: timedelta,
 ) -> DriftReport:
     """Sort `plan` (made from `desired`, `resolution`, `live` at `now`, UTC) into drift
-    classes; `expiring_within` is the window for `expiring_soon` (e.g. 14 days).
+    classes; `expiring_within` is the window for `expiring_soon` (e.g. 14 days). The
+    report's `scope` is the plan's.
 
     Never raises for bad input: a plan with errors gives a report whose `exit_code()` is 1.
     """
@@ -296,6 +302,7 @@ def classify(
         problems=problems,
         live_fingerprint=plan.live_fingerprint,
         desired_digest=plan.desired_digest,
+        scope=plan.scope,
     )
 
 

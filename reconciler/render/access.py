@@ -29,9 +29,9 @@ def _cell(text: str) -> str:
 
 
 def render_access_markdown(report: AccessReport, *, link: str | None = None) -> str:
-    """Counts, then expiring soon, drifted and unmanaged rows (tables), at most
-    `MARKDOWN_LIMIT` characters; `link` (the page's address, e.g. the artifact) is shown when
-    given."""
+    """Counts (after a `**Scope:**` line for a `--shard` / `--only` run), then expiring soon,
+    drifted and unmanaged rows (tables), at most `MARKDOWN_LIMIT` characters; `link` (the
+    page's address, e.g. the artifact) is shown when given."""
     counts = report.counts()
     lines = [
         "## PIM access report",
@@ -41,6 +41,7 @@ def render_access_markdown(report: AccessReport, *, link: str | None = None) -> 
         f"{format_duration(report.expiring_within)}."
         + (f" [Full report]({link})" if link else ""),
         "",
+        *([f"**Scope:** {_cell(report.scope.describe())}", ""] if report.scope else []),
         "| groups | principals | eligible | active | expiring soon | drifted | pending "
         "| unmanaged | activations |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -99,7 +99,8 @@ def _planned(item: DriftItem) -> str:
 
 
 def render_drift_text(report: DriftReport, console: Console) -> None:
-    """Verdict, then one block per non-empty class, information and problems."""
+    """Verdict, the scope line of a scoped run, then one block per non-empty class,
+    information and problems."""
     style = "bold red" if report.errors else "bold"
     console.print(f"[{style}]{escape(verdict(report))}[/]", highlight=False)
     console.print(
@@ -108,6 +109,8 @@ def render_drift_text(report: DriftReport, console: Console) -> None:
         style="dim",
         highlight=False,
     )
+    if report.scope is not None:  # a shard's or --only's report says what it covers
+        console.print(f"scope: {escape(report.scope.describe())}", highlight=False)
     for cls in DriftClass:
         items = report.items(cls)
         if not items:
@@ -153,7 +156,8 @@ def _cell(text: str) -> str:
 
 
 def render_drift_markdown(report: DriftReport, *, title: str = "PIM drift report") -> str:
-    """A GitHub issue body: `ISSUE_MARKER`, a verdict and count table, one table per class,
+    """A GitHub issue body: `ISSUE_MARKER`, a verdict (and, for a `--shard` / `--only` run, a
+    `**Scope:** shard 1/2: 4 of 8 groups` line) and count table, one table per class,
     information and problems; at most `LIMIT` characters plus a note counting the rows left
     out when the report is larger."""
     counts = report.counts()
@@ -164,6 +168,8 @@ def render_drift_markdown(report: DriftReport, *, title: str = "PIM drift report
         head.append(f"⚠️ **{verdict(report)}.** Review, then apply the files or update them.")
     else:
         head.append("✅ **No drift.** Live PIM state matches the files.")
+    if report.scope is not None:  # one issue per shard: say which groups it covers
+        head += ["", f"**Scope:** {_cell(report.scope.describe())}"]
     head += [
         "",
         "| "

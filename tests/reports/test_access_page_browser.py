@@ -1,12 +1,14 @@
 """The access report page in real headless Chromium (Debian's `chromium` and `chromium-driver`,
 installed by .ci/run), driven by selenium: every group shown, filters and sorting work, the
-principal search narrows both tables, nothing is fetched from the network. Saves a screenshot
-to `build/test-artifacts/access-report.png` (or `$PIM_TEST_ARTIFACTS`).
+principal search narrows both tables, nothing is fetched from the network, a shard's page
+says which groups it covers. Saves a screenshot to `build/test-artifacts/access-report.png`
+(or `$PIM_TEST_ARTIFACTS`).
 
 Skipped when Chromium is not installed, except in CI (`CI=true`), where it must run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -141,3 +143,28 @@ def test_screenshot_is_saved(page):
     page.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
     assert page.save_screenshot(str(target))
     assert target.stat().st_size > 50_000
+
+
+def test_a_shards_page_says_which_groups_it_covers(page, tmp_path):
+    """The unscoped page has no scope line; a `--shard 1/2` page shows one in its header,
+    visible, naming the shard and its share of the groups, and shows just those groups."""
+    assert page.find_elements(By.ID, "scope") == []
+    tenant = tmp_path / "tenant.yaml"
+    shutil.copy(ROOT / "examples" / "tenant.yaml", tenant)
+    run = run_cli("--now", NOW, "report", str(ROOT / "examples" / "assignments"), "--emulator",
+                  str(tenant), "--out", str(tmp_path), "--shard", "1/2")
+    assert run.exit_code == 0, run.stderr
+    groups = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["scope"]["groups"]
+    whole = page.current_url
+    try:
+        page.get((tmp_path / "index.html").as_uri())
+        line = page.find_element(By.CSS_SELECTOR, "header #scope")
+        assert line.is_displayed()
+        assert line.text == (f"Scope shard 1/2: {len(groups)} of 8 groups · this page covers "
+                             "only these groups.")
+        shown = [h.text.split("\n")[0].replace("additive", "").replace("role-assignable", "")
+                 .strip() for h in page.find_elements(By.CSS_SELECTOR, "section.group > h2")]
+        assert shown == sorted(groups, key=str.lower)
+        assert page.find_element(By.CSS_SELECTOR, '[data-count="groups"]').text == str(len(groups))
+    finally:
+        page.get(whole)
