@@ -22,7 +22,24 @@ set -euo pipefail
 COMMANDS="validate plan apply drift report"
 DEFAULT_REPOSITORY="pim-reconciler/pim-reconciler"
 
-die() { echo "::error title=pim-reconciler action::$*"; exit 1; }
+# A workflow command's message escaped as the runner reads it (% CR LF), so an input that
+# holds a newline cannot start a command of its own on the next line.
+escape_data() { local v="${1//%/%25}"; v="${v//$'\r'/%0D}"; printf '%s' "${v//$'\n'/%0A}"; }
+die() { echo "::error title=pim-reconciler action::$(escape_data "$*")"; exit 1; }
+
+# Inputs are single-line values (names, paths, globs, refs): one holding a control character
+# (a newline, a carriage return, an escape) is refused before anything prints or runs.
+INPUTS="PIM_COMMAND PIM_DIRECTORY PIM_WORKING_DIRECTORY PIM_TENANT PIM_SHARD PIM_ONLY PIM_VERSION
+PIM_CLIENT_ID PIM_CREDENTIAL PIM_ARTIFACT_NAME PIM_DOCTOR PIM_COMMENT PIM_ACTION_REF"
+check_inputs() {
+  local name value
+  for name in $INPUTS; do
+    value="${!name:-}"
+    if [[ "$value" == *[[:cntrl:]]* ]]; then
+      die "input ${name#PIM_} holds a control character (a newline?); inputs are one line each"
+    fi
+  done
+}
 output() { printf '%s=%s\n' "$1" "$2" >> "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}"; }
 summary() { if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then cat >> "$GITHUB_STEP_SUMMARY"; else cat >/dev/null; fi; }
 slug() { printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '-' | tr -s '-' | sed 's/^-//; s/-$//'; }
@@ -43,7 +60,12 @@ EXTRA=()
 read_extra() {
   EXTRA=()
   if [ -n "${PIM_EXTRA_ARGS:-}" ]; then
-    mapfile -t EXTRA < <(printf '%s' "$PIM_EXTRA_ARGS" | xargs printf '%s\n')
+    # xargs stops at an unmatched quote: without this check the words before it would run
+    # alone (a mistyped --only='...' would plan every group).
+    local words
+    words=$(printf '%s' "$PIM_EXTRA_ARGS" | xargs printf '%s\n' 2>/dev/null) \
+      || die "extra-args cannot be split into words (an unmatched quote?): nothing was run"
+    if [ -n "$words" ]; then mapfile -t EXTRA <<< "$words"; fi
   fi
 }
 
@@ -88,7 +110,8 @@ enter_workspace() {
 run_tool() {
   local md="$1" log="$2"
   shift 2
-  echo "+ pim-reconciler $*"
+  # shell-quoted (printf %q): a word holding a newline shows as $'...\n...', on this one line
+  printf '+ pim-reconciler'; printf ' %q' "$@"; printf '\n'
   set +e
   env -u GITHUB_STEP_SUMMARY "$TOOL" "$@" >"$md" 2>"$log"
   CODE=$?
@@ -341,6 +364,7 @@ print("directories=" + json.dumps({"include": dirs}, separators=(",", ":")))
 PY
 }
 
+check_inputs
 case "${1:-}" in
   matrix) cmd_matrix ;;
   prepare) cmd_prepare ;;

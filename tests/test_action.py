@@ -354,6 +354,52 @@ def test_the_extra_args_are_split_not_evaluated(tmp_path: Path) -> None:
     assert f"Got unexpected extra arguments ($(touch {marker}))" in run.summary
 
 
+def test_an_unmatched_quote_in_extra_args_runs_nothing(tmp_path: Path) -> None:
+    """xargs stopped at the quote and the words before it ran alone: a mistyped --only planned
+    every group, and the step passed."""
+    run = run_action(tmp_path, {"command": "plan", "directory": "examples/assignments",
+                                "doctor": "false", "comment": "false",
+                                "extra-args": "--emulator examples/tenant.yaml "
+                                              "--only='groups/app-*.yaml"})
+    assert run.outcomes["run"] == "failure"
+    assert run.logs["run"].strip().splitlines()[-1] == (
+        "::error title=pim-reconciler action::extra-args cannot be split into words (an "
+        "unmatched quote?): nothing was run")
+    assert "+ pim-reconciler" not in run.logs["run"]
+    assert run.action_outputs["changes"] == "false"
+
+
+@pytest.mark.parametrize("name", ["command", "directory", "tenant", "shard", "only", "version"])
+def test_an_input_holding_a_newline_cannot_issue_workflow_commands(tmp_path: Path,
+                                                                    name: str) -> None:
+    """Printed raw (the `+ pim-reconciler ...` line, an error naming the input), a newline in an
+    input let the next line be read as a workflow command by the runner."""
+    inputs = {"command": "plan", "directory": "examples/assignments", "doctor": "false",
+              "comment": "false", "extra-args": "--emulator examples/tenant.yaml"}
+    inputs[name] = inputs.get(name, "x") + "\n::warning::INJECTED"
+    run = run_action(tmp_path, inputs)
+    assert "failure" in run.outcomes.values()
+    everything = "\n".join(run.logs.values()) + run.summary
+    assert not any(line.startswith("::warning::") for line in everything.splitlines())
+    first = next(log for log in run.logs.values() if "::error" in log)
+    assert (f"::error title=pim-reconciler action::input {name.upper()} holds a control "
+            "character (a newline?); inputs are one line each") in first
+
+
+def test_the_command_line_shown_is_shell_quoted(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "validate", "directory": "examples/assignments",
+                                "extra-args": "--format 'json'"}, event="push")
+    shown = [line for line in run.logs["run"].splitlines() if line.startswith("+ ")]
+    assert shown == ["+ pim-reconciler validate examples/assignments --format json"]
+
+
+def test_error_messages_escape_what_the_runner_would_read() -> None:
+    script = f'source <(sed -n "/^escape_data()/p" {ROOT / "action" / "run.sh"}); ' \
+             'escape_data $\'50% done\r\n::warning::x\''
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout == "50%25 done%0D%0A::warning::x"
+
+
 def test_every_uses_of_the_action_is_pinned_by_sha_with_its_version() -> None:
     text = (ROOT / "action.yml").read_text()
     pins = re.findall(r"^\s+uses: (\S+) # (v\d+\.\d+\.\d+)$", text, re.M)
