@@ -97,4 +97,5 @@ def _moved(saved: Plan, fresh: Plan) -> str:
     after = {_key(c): name(c) for c in fresh.changes}
     parts = [f"no longer: {before[k]}" for k in sorted(before.keys() - after.keys(), key=str)]
     parts += [f"now also: {after[k]}" for k in sorted(after.keys() - before.keys(), key=str)]
-    return "; ".join(parts[:5])
+    more = f"; and {len(parts) - 5} more" if len(parts) > 5 else ""
+    return "; ".join(parts[:5]) + more

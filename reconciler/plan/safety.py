@@ -50,9 +50,12 @@ def safety_problems(
     out: list[Problem] = []
     overridden = allow_removals is not None and allow_removals == total
     severity = Severity.WARNING if overridden else Severity.ERROR
+    whose = "this shard" if shard else "this run"
     hint = (f"passed with --allow-removals {total}" if overridden
-            else f"pass --allow-removals {total} "
-            f"({'this shard' if shard else 'this run'}'s total removals) to apply it anyway")
+            else f"pass --allow-removals {total} ({whose}'s total removals) to apply it anyway")
+    if allow_removals is not None and not overridden:  # a count that is not this run's
+        hint = (f"--allow-removals {allow_removals} does not match {whose}'s {total} "
+                f"removals: pass --allow-removals {total} to apply it anyway")
     safety = settings.safety
     if shard is not None:
         share = shard.removal_share(safety.max_removals)

@@ -176,3 +176,22 @@ def test_edited_file_digests_are_refused_as_an_edited_plan(tmp_path: Path) -> No
 
     assert run.exit_code == 1 and "desired files do not match" in run.stderr
     assert requests(tenant_file) == []
+
+
+def test_what_moved_says_how_many_it_leaves_out(tmp_path: Path) -> None:
+    """Five differences are named; the rest were dropped without a word."""
+    import dataclasses
+
+    from reconciler.apply.saved import _moved
+    from tests.cliutil import run_cli
+
+    out = tmp_path / "plan.json"
+    run = run_cli("plan", "examples/assignments", "--emulator", "examples/tenant.yaml",
+                  "--out", str(out))
+    assert run.exit_code == 2, run.stderr
+    saved = load_plan_file(str(out))
+    assert len(saved.changes) == 6
+    text = _moved(saved, dataclasses.replace(saved, changes=()))
+    assert text.count("no longer: ") == 5 and text.endswith("; and 1 more")
+    one = _moved(saved, dataclasses.replace(saved, changes=saved.changes[1:]))
+    assert one.startswith("no longer: ") and ";" not in one  # one difference, nothing left out

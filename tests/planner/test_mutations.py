@@ -163,6 +163,16 @@ def test_max_removals_refuses_one_more_than_the_limit():
     assert overridden.exit_code() == 2
 
 
+def test_a_wrong_allow_removals_count_is_named_as_the_problem():
+    d, resolution, state = _removing(3, max_removals=2)
+    wrong = plan(d, resolution, state, NOW, allow_removals=16)
+    assert [(x.code, x.severity, x.message) for x in wrong.problems] == [(
+        Code.TOO_MANY_REMOVALS, Severity.ERROR,
+        "3 removals exceed safety.max_removals (2); --allow-removals 16 does not match this "
+        "run's 3 removals: pass --allow-removals 3 to apply it anyway")]
+    assert wrong.exit_code() == 1
+
+
 def test_max_removals_zero_refuses_a_single_removal():
     d, resolution, state = _removing(1, max_removals=0)
     p = plan(d, resolution, state, NOW)
