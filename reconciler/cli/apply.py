@@ -154,8 +154,11 @@ def apply(
     elif fmt == "markdown":
         click.echo(render_report_markdown(report))
     else:
-        if run.plan.problems and report.refused:
-            print_problems(stderr(), run.plan.problems)
+        # refused: every problem (why); applied: the warnings it went ahead with
+        # (license_missing, a passed safety guard), which the plan showed and apply must too
+        shown = [p for p in run.plan.problems if report.refused or not p.is_error]
+        if shown:
+            print_problems(stderr(), shown)
         render_report_text(report, stdout())
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -195,3 +195,22 @@ def test_what_moved_says_how_many_it_leaves_out(tmp_path: Path) -> None:
     assert text.count("no longer: ") == 5 and text.endswith("; and 1 more")
     one = _moved(saved, dataclasses.replace(saved, changes=saved.changes[1:]))
     assert one.startswith("no longer: ") and ";" not in one  # one difference, nothing left out
+
+
+def test_an_apply_that_writes_shows_the_warnings_it_went_ahead_with(tmp_path: Path) -> None:
+    """The plan warned `license_missing`; an apply that wrote the change said nothing."""
+    from tests.cliutil import run_cli
+
+    data = yaml.safe_load(Path("examples/tenant.yaml").read_text(encoding="utf-8"))
+    for user in data["users"]:
+        if user["userPrincipalName"] == "jonas.berg@contoso.example":
+            user["assignedPlans"] = []  # unlicensed, and made eligible by network-ops.yaml
+    tenant_file = tmp_path / "tenant.yaml"
+    tenant_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = run_cli("apply", "examples/assignments", "--emulator", str(tenant_file), "--yes")
+    assert run.exit_code == 3, run.stderr  # converged except one deferred removal
+    assert "applied  create eligible member jonas.berg@contoso.example in PIM-Network-Ops" \
+        in run.stdout
+    assert run.stderr.splitlines()[0].startswith(
+        "examples/assignments/groups/network-ops.yaml:8: warning: license_missing: "
+        "jonas.berg@contoso.example is made eligible in 'PIM-Network-Ops'")
