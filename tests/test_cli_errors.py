@@ -4,8 +4,10 @@ and never exit 2 (which means "changes" / "drift" to CI)."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -109,7 +111,15 @@ def test_auth_failure_is_one_line_naming_the_credential(
     line = run.stderr.strip()
     assert line.startswith("error: authentication to Microsoft Graph failed with "
                            "--credential client-secret (ClientSecretCredential): ")
-    assert "AZURE_CLIENT_SECRET" in line and "--verbose" in line
+    # nothing answered at the authority: the hint is the network / AZURE_AUTHORITY_HOST, not
+    # the client settings (which were never judged)
+    port = os.environ["AZURE_AUTHORITY_HOST"].rsplit(":", 1)[1]
+    assert line == (
+        "error: authentication to Microsoft Graph failed with --credential client-secret "
+        f"(ClientSecretCredential): Cannot connect to host 127.0.0.1:{port} [Connect call "
+        f"failed ('127.0.0.1', {port})]; check the network (proxy, firewall, DNS) and "
+        "AZURE_AUTHORITY_HOST (unset: https://login.microsoftonline.com) (details: --verbose)")
+    assert "AZURE_CLIENT_SECRET" not in line
     assert "Traceback" not in run.stderr + run.stdout
     # azure-identity's own "get_token failed" warning (the second copy) is not emitted
     assert not [m for m in _identity_records(caplog) if "failed" in m]
@@ -220,3 +230,59 @@ def test_a_setting_azure_identity_refuses_is_one_line(
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(line), run.stderr
     assert "not-a-secret" not in run.stderr
+
+
+NOW = "2026-12-01T12:00:00Z"  # the example tenant's `now`
+WRONG_BASE = ("the base URL is likely wrong: it must end in /v1.0 (e.g. "
+              "https://graph.microsoft.com/v1.0, or http://127.0.0.1:PORT/v1.0 for "
+              "`pim-reconciler emulator serve`); check --graph-url")
+
+
+def _served_example(**extra: object) -> AbstractContextManager[str]:
+    """The example tenant (with `extra` top-level keys) served on 127.0.0.1; yields its URL."""
+    from reconciler.emulator.fixture import load_tenant, read_fixture
+    from reconciler.emulator.server import running_server
+
+    data = read_fixture(ROOT / "examples" / "tenant.yaml")
+    data.update(extra)
+    return running_server(load_tenant(data))
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_a_served_emulator_without_v1_suffix_says_the_base_url_is_wrong(command: str) -> None:
+    """The `$batch` envelope's 404 has no Graph error body: it never reached Graph's v1.0."""
+    with _served_example() as url:
+        base = url.removesuffix("/v1.0")
+        run = run_cli("--now", NOW, command, EXAMPLES, "--graph-url", base)
+    assert run.exit_code == 1
+    assert run.stderr == (
+        f"error: Microsoft Graph: 404 error: $batch request failed: {base} answered HTTP 404 "
+        f"without Graph's JSON error body: {WRONG_BASE}\n")
+
+
+def test_graphs_own_404_with_its_error_body_is_kept() -> None:
+    import re
+
+    with _served_example(faults=[{"match": "POST /$batch", "times": 1, "status": 404}]) as url:
+        run = run_cli("--now", NOW, "plan", EXAMPLES, "--graph-url", url)
+    assert run.exit_code == 1
+    assert re.fullmatch(
+        r"error: Microsoft Graph: 404 ResourceNotFound: \$batch request failed: Injected fault "
+        r"\(ResourceNotFound\)\. \[request-id [0-9a-f-]{36}\]\n", run.stderr), run.stderr
+    assert "base URL" not in run.stderr
+
+
+def test_not_graph_404_rewrites_only_a_404_without_a_code() -> None:
+    from reconciler.graph.errors import GraphError, not_graph_404
+
+    bare = GraphError(404, None, "The server returned an unexpected status code and the error "
+                      "body could not be parsed (status 404)", request_id="r-1", retry_after=2)
+    rewritten = not_graph_404(bare, "http://127.0.0.1:9/api")
+    assert (rewritten.status, rewritten.code, rewritten.request_id, rewritten.retry_after) == (
+        404, None, "r-1", 2)
+    assert rewritten.message == (
+        f"http://127.0.0.1:9/api answered HTTP 404 without Graph's JSON error body: {WRONG_BASE}")
+    graphs = GraphError(404, "ResourceNotFound", "no such group")
+    assert not_graph_404(graphs, "x") is graphs
+    other = GraphError(400, None, "HTTP 400")
+    assert not_graph_404(other, "x") is other

@@ -21,11 +21,11 @@ from reconciler.clock import Clock, OffsetClock, SystemClock
 from reconciler.emulator import variants
 from reconciler.emulator.fixture import load_tenant, read_fixture, save_tenant, write_atomically
 from reconciler.emulator.server import (
+    CannotListen,
     RemoteBindRefused,
     Tls,
-    base_url,
+    TlsUnusable,
     check_host,
-    free_port,
     serve,
 )
 from reconciler.emulator.tenant import Tenant
@@ -153,6 +153,9 @@ def serve_command(
     http(s)://HOST:PORT/{tenant}/oauth2/v2.0/token (give clients AZURE_AUTHORITY_HOST=
     http(s)://HOST:PORT).
 
+    The URL is printed (the first line on stdout) once the server listens. A port in use, or
+    a certificate or key that cannot be used, is one error line and exit 1, before any URL.
+
     On SIGTERM or SIGINT (Ctrl-C) the server stops taking connections, lets requests in
     flight finish (up to 5 s), then writes --log and, with --save-on-exit, the state back to
     --state, once each and atomically (temp file beside the target, then renamed over it).
@@ -165,17 +168,17 @@ def serve_command(
         raise click.UsageError("--tls-cert and --tls-key go together")
     tls = Tls(tls_cert, tls_key) if tls_cert and tls_key else None
     tenant = load_for_serving(state, page_size, clock)
-    chosen = port or free_port(host)
-    url = base_url(host, chosen, tls=tls is not None)
-    click.echo(url, nl=True)
     started = tenant.clock.now().replace(microsecond=0)
-    if clock == "fixture" and not isinstance(tenant.clock, SystemClock):
-        click.echo(
-            f"clock: starts at {format_plain_time(started)} (the state file's now) and runs on; "
-            f"give clients the same time, e.g. pim-reconciler --now "
-            f"{format_plain_time(started)} plan DIR --graph-url {url}",
-            err=True,
-        )
+
+    def announce(url: str) -> None:  # once listening: the URL is the first line on stdout
+        click.echo(url)
+        if clock == "fixture" and not isinstance(tenant.clock, SystemClock):
+            click.echo(
+                f"clock: starts at {format_plain_time(started)} (the state file's now) and runs "
+                f"on; give clients the same time, e.g. pim-reconciler --now "
+                f"{format_plain_time(started)} plan DIR --graph-url {url}",
+                err=True,
+            )
 
     def write_outputs() -> None:
         try:
@@ -187,12 +190,16 @@ def serve_command(
                 save_tenant(tenant, state)
                 click.echo(f"saved state to {state}", err=True)
 
-    serve(
-        tenant,
-        host=host,
-        port=chosen,
-        latency_ms=latency_ms,
-        allow_remote=allow_remote,
-        on_exit=write_outputs,
-        tls=tls,
-    )
+    try:
+        serve(
+            tenant,
+            host=host,
+            port=port,
+            latency_ms=latency_ms,
+            allow_remote=allow_remote,
+            on_exit=write_outputs,
+            tls=tls,
+            on_ready=announce,
+        )
+    except (CannotListen, TlsUnusable) as exc:  # raised before anything is served or printed
+        raise click.ClickException(str(exc)) from exc

@@ -21,6 +21,7 @@ import base64
 import json
 import logging
 import os
+import re
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -64,6 +65,28 @@ OIDC_JOB_FIX = ("run in a GitHub Actions job with `permissions: id-token: write`
 """What to do when `--credential github-oidc` has no GitHub OIDC request to make."""
 
 
+REASON_LIMIT = 300
+"""The longest `AuthenticationFailed.reason`, in characters (cut at a word boundary)."""
+
+CONNECT_FIX = ("check the network (proxy, firewall, DNS) and AZURE_AUTHORITY_HOST (unset: "
+               "https://login.microsoftonline.com)")
+"""What to check when the token service could not be reached."""
+
+CERTIFICATE_FIX = ("the token service's certificate is not trusted: give its CA with "
+                   "SSL_CERT_FILE (a TLS-inspecting proxy's, or AZURE_AUTHORITY_HOST's own "
+                   "CA), and check AZURE_AUTHORITY_HOST")
+"""What to check when the token service's TLS certificate failed verification."""
+
+_CERTIFICATE_FAILURE = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
+                                  re.IGNORECASE)
+_CONNECT_FAILURE = re.compile(
+    r"cannot connect to host|connect call failed|connection refused|connecterror|"
+    r"failed to establish a new connection|name or service not known|"
+    r"temporary failure in name resolution|nodename nor servname|getaddrinfo failed|"
+    r"network is unreachable|no route to host", re.IGNORECASE)
+_AADSTS = re.compile(r"\bAADSTS\d+\b")
+
+
 class AuthenticationFailed(Exception):
     """azure-identity could not get a Graph token. `str()` is one line: the credential tried
     (`--credential` choice and azure-identity class), the first line of its reason, and what
@@ -75,16 +98,54 @@ class AuthenticationFailed(Exception):
         self.details = str(error).strip() or type(error).__name__
         super().__init__(self.line())
 
+    def _first(self) -> str:
+        return self.details.splitlines()[0].strip()
+
+    @property
+    def connection_failure(self) -> str | None:
+        """"certificate" when the token service's TLS certificate failed verification,
+        "connect" when it could not be reached (refused, DNS, unreachable), else None. Judged
+        on the first line of `details` (a DefaultAzureCredential chain report is neither)."""
+        first = self._first()
+        if _CERTIFICATE_FAILURE.search(first):
+            return "certificate"
+        if _CONNECT_FAILURE.search(first):
+            return "connect"
+        return None
+
     @property
     def reason(self) -> str:
-        first = self.details.splitlines()[0].strip()
+        """The first line of azure-identity's message, at most `REASON_LIMIT` characters, cut
+        at a word boundary (then `...`), always holding the AADSTS code when the message has
+        one. Noise is dropped: the unmatched quote azure-identity opens after `Microsoft
+        Entra ID error` (it closes it lines later), aiohttp's `ssl:<...>` and `(_ssl.c:N)`."""
+        first = self._first()
         if first.startswith(f"{self.credential} failed to retrieve a token"):
             return "none of the credentials it tries got a token"
-        return first if len(first) <= 200 else first[:197] + "..."
+        if not first.endswith("'"):
+            first = re.sub(r"^(Microsoft Entra ID error )'", r"\1", first)
+        first = re.sub(r" ssl:(?:<[^>]*>|\w+)", "", first)
+        first = re.sub(r" \(_ssl\.c:\d+\)", "", first)
+        if len(first) > REASON_LIMIT:
+            cut = first[:REASON_LIMIT - 3]
+            if not first[REASON_LIMIT - 3].isspace() and " " in cut:
+                cut = cut[:cut.rindex(" ")]  # drop the word the limit falls in
+            first = cut.rstrip(" ,;:-.") + "..."
+        code = _AADSTS.search(self.details)
+        if code and code.group(0) not in first:
+            first = f"{first} ({code.group(0)})"
+        return first
 
     @property
     def hint(self) -> str:
-        """What to set or check for this `--credential` choice (`WHAT_TO_SET`)."""
+        """What to set or check: for a connection failure `CONNECT_FIX`, for a certificate
+        failure `CERTIFICATE_FIX`, else what this `--credential` choice needs
+        (`WHAT_TO_SET`)."""
+        failure = self.connection_failure
+        if failure == "certificate":
+            return CERTIFICATE_FIX
+        if failure == "connect":
+            return CONNECT_FIX
         return WHAT_TO_SET.get(self.kind, "choose another --credential")
 
     def failure(self) -> str:

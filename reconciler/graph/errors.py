@@ -67,6 +67,26 @@ BAD_URL = "UnsupportedProtocol"
 """`GraphError.code` for a URL that cannot be sent to (httpx.UnsupportedProtocol, status None)."""
 
 
+WRONG_BASE_URL = ("the base URL is likely wrong: it must end in /v1.0 (e.g. "
+                  "https://graph.microsoft.com/v1.0, or http://127.0.0.1:PORT/v1.0 for "
+                  "`pim-reconciler emulator serve`); check --graph-url")
+"""What a 404 without Graph's JSON error body means: the request never reached Graph's v1.0
+(graph-pim-reference.md section 3: every Graph error carries the `{"error": {...}}` envelope)."""
+
+
+def not_graph_404(error: GraphError, base_url: str) -> GraphError:
+    """`error` unless it is a 404 without Graph's error envelope (no `error.code`); then a
+    `GraphError(404, None, "BASE_URL answered HTTP 404 without Graph's JSON error body: the
+    base URL is likely wrong: it must end in /v1.0 (...); check --graph-url")` with the same
+    request-id and Retry-After. Graph's own 404s (with a code, e.g. `ResourceNotFound`) are
+    returned as they are."""
+    if error.status != 404 or error.code:
+        return error
+    return GraphError(
+        404, None, f"{base_url} answered HTTP 404 without Graph's JSON error body: "
+        f"{WRONG_BASE_URL}", request_id=error.request_id, retry_after=error.retry_after)
+
+
 class ReadIncompleteError(GraphError):
     """A live read could not be completed (deadline hit, item failed). Never a partial state."""
 

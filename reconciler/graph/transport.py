@@ -34,7 +34,13 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph_core import GraphClientFactory
 
-from reconciler.graph.errors import BAD_URL, CONNECT_ERROR, GraphError, error_from_api_error
+from reconciler.graph.errors import (
+    BAD_URL,
+    CONNECT_ERROR,
+    GraphError,
+    error_from_api_error,
+    not_graph_404,
+)
 
 GRAPH_V1 = "https://graph.microsoft.com/v1.0"
 ERROR_MAP: dict[str, Any] = {"XXX": ODataError}
@@ -119,14 +125,16 @@ class GraphHttp:
     async def send(self, info: RequestInformation) -> Any:
         """Send `info` (retries off), return the JSON body (None when empty).
 
-        Raises `GraphError` for any non-2xx answer (status, code, request-id parsed) and for
-        transport failures (status None, code `Timeout` or `TransportError`).
+        Raises `GraphError` for any non-2xx answer (status, code, request-id parsed; a 404
+        without Graph's JSON error body says the base URL is likely wrong, see
+        `errors.not_graph_404`) and for transport failures (status None, code `Timeout` or
+        `TransportError`).
         """
         info.add_request_options([_no_retry()])
         try:
             raw = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAP)
         except APIError as exc:
-            raise error_from_api_error(exc) from None
+            raise not_graph_404(error_from_api_error(exc), self.base_url) from None
         except httpx.TimeoutException as exc:
             raise GraphError(None, "Timeout", f"request timed out: {exc!s}") from None
         except httpx.ConnectError as exc:

@@ -114,11 +114,15 @@ class DoctorReport:
 
 
 def describe_target(target: Target) -> str:
-    """One phrase naming the target: the emulator's tenant file, the URL, or Graph."""
+    """One phrase naming the target: the emulator's tenant file, the URL, or Graph. A URL
+    says how it is called: `URL, anonymous (no sign-in)` with no credential (`--credential
+    default`, which stays anonymous there), else `URL, signed in with --credential NAME`."""
     if target.kind == "emulator":
         return f"in-process emulator serving {target.emulator_file}"
     if target.kind == "url":
-        return f"Graph-compatible URL {target.graph_url} (anonymous)"
+        how = ("anonymous (no sign-in)" if target.credential == "default"
+               else f"signed in with --credential {target.credential}")
+        return f"Graph-compatible URL {target.graph_url}, {how}"
     return "Microsoft Graph" + (f" (tenant {target.tenant})" if target.tenant else "")
 
 
@@ -220,6 +224,8 @@ async def _credential(backend: GraphBackend, target: Target
         what = f"token obtained with --credential {named[0]} ({named[1]}){who}"
     elif named is not None:
         what = f"target: {describe_target(target)}; token obtained ({named[1]}){who}"
+    elif target.kind == "url":  # describe_target already says "anonymous (no sign-in)"
+        what = f"target: {describe_target(target)}"
     else:
         what = f"target: {describe_target(target)}, anonymous (no sign-in)"
     return roles, Check("credential", Status.OK, what + roles_text)

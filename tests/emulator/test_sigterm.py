@@ -47,7 +47,7 @@ def _start(state: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
     )
     assert process.stderr is not None
     seen = []
-    for line in process.stderr:  # the banner names the URL before uvicorn starts
+    for line in process.stderr:  # the banner names the URL once the server listens
         seen.append(line)
         match = URL_LINE.search(line)
         if match:
