@@ -210,11 +210,9 @@ cmd_doctor() {
     output exit-code 0
     return 0
   fi
-  # doctor takes --tenant and --credential, not --shard / --only: it checks the whole directory.
-  local args=(doctor "$PIM_DIRECTORY" --for "$command" --format markdown
-              --credential "${PIM_CREDENTIAL:-github-oidc}")
-  if [ -n "${PIM_TENANT:-}" ]; then args+=(--tenant "$PIM_TENANT"); fi
-  args+=("${TARGET[@]}")
+  # --tenant, --credential, --shard, --only as for the command: a shard checks its own groups.
+  local args=(doctor "$PIM_DIRECTORY" --for "$command" --format markdown "${COMMON[@]}"
+              "${TARGET[@]}")
   run_tool "$OUT/doctor.md" "$OUT/doctor.log" "${args[@]}"
   output exit-code "$CODE"
   if [ "$CODE" -eq 0 ]; then

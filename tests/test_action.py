@@ -532,3 +532,17 @@ def test_a_local_action_installs_a_git_ref_from_its_own_repository(
     assert run.outcomes["install"] == "success", run.logs["install"]
     lines = (tmp_path / "install.log").read_text().splitlines()
     assert lines[-2] == f"pip install --no-input --quiet git+https://github.com/{repository}@v1.2.0"
+
+
+def test_doctor_checks_the_same_shard_and_groups_as_the_command(tmp_path: Path) -> None:
+    run = run_action(tmp_path, {"command": "plan", "directory": "examples/assignments",
+                                "shard": "2/2", "only": "groups/*", "comment": "false",
+                                "extra-args": "--emulator examples/tenant.yaml"})
+    shown = {sid: [line for line in log.splitlines() if line.startswith("+ pim-reconciler")]
+             for sid, log in run.logs.items() if sid in ("doctor", "run")}
+    assert shown["doctor"] == [
+        "+ pim-reconciler doctor examples/assignments --for plan --format markdown "
+        "--credential github-oidc "
+        "--shard 2/2 --only groups/\\* --emulator examples/tenant.yaml"]
+    assert "--shard 2/2 --only groups/\\*" in shown["run"][0]
+    assert run.outcomes["doctor"] == "success", run.logs["doctor"]

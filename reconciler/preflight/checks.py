@@ -17,6 +17,14 @@
 
 When the credential or the Graph check fails, the checks after it are reported once, as one
 `not run` line (`Status.SKIPPED`), so the report points at the cause.
+
+A `Scope` narrows the run as it narrows `plan`: `--only` selects the groups before any check;
+`--shard I/N` keeps, once every selected group is resolved, the groups of the shard (the
+planner's `reconciler.plan.scope.shard_groups`, so doctor checks exactly the groups `plan
+--shard` plans; a group that does not resolve to one group is checked by one shard only). The
+group and licence checks cover those groups and their principals; the credential, Graph,
+clock and permission checks are the same for every shard.
+
 Time is injected (`now`); the backend is the only door to the tenant. Nothing here prints.
 """
 
@@ -30,6 +38,7 @@ from typing import Any
 
 from reconciler.clock import Clock, SystemClock
 from reconciler.desired.model import DesiredState, Kind, PrincipalType
+from reconciler.desired.select import Scope, Shard, select_only
 from reconciler.graph.auth import AuthenticationFailed, CredentialConfigError
 from reconciler.graph.backend import GraphBackend, Ping, Probe
 from reconciler.graph.errors import GraphError
@@ -37,6 +46,7 @@ from reconciler.graph.permissions import Requirement, required_permissions
 from reconciler.live.model import Resolution
 from reconciler.plan.licences import REQUIRED_LICENCE, licence_problem
 from reconciler.plan.resolve import collect_principals
+from reconciler.plan.scope import shard_groups
 from reconciler.targets import Target, TargetError, open_backend
 
 SKEW_FAIL = timedelta(minutes=5)
@@ -80,14 +90,49 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
+class DoctorScope:
+    """What a scoped doctor run checked: the `--only` globs, the shard (`I/N`), the declared
+    references of the groups it checked (file order; None when the groups could not be
+    resolved, so the shard's are not known) and how many groups the directory declares. JSON
+    as a plan's `scope` (`reconciler.plan.scope.PlanScope`)."""
+
+    only: tuple[str, ...]
+    shard: Shard | None
+    groups: tuple[str, ...] | None
+    declared: int
+
+    def describe(self) -> str:
+        """`shard 1/2, --only 'groups/platform-*' (4 of 8 groups)`; `(groups not resolved: 8
+        declared)` when the shard's groups are not known."""
+        parts = [f"shard {self.shard}"] if self.shard else []
+        parts += [f"--only {' '.join(repr(g) for g in self.only)}"] if self.only else []
+        count = (f"{len(self.groups)} of {self.declared} groups" if self.groups is not None
+                 else f"groups not resolved: {self.declared} declared")
+        return f"{', '.join(parts)} ({count})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"only": [...], "shard": {"index": I, "count": N} | null, "groups": [...] | null,
+        "declared": N}`."""
+        return {
+            "only": list(self.only),
+            "shard": ({"index": self.shard.index, "count": self.shard.count}
+                      if self.shard else None),
+            "groups": list(self.groups) if self.groups is not None else None,
+            "declared": self.declared,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class DoctorReport:
     """Every check of one run: `command` checked for ("plan" | "apply"), `target` named,
-    `checked_at` the injected clock's time (UTC)."""
+    `checked_at` the injected clock's time (UTC), `scope` what a `--only` / `--shard` run
+    covered (None: the whole directory)."""
 
     command: str
     target: str
     checked_at: datetime
     checks: tuple[Check, ...] = field(default_factory=tuple)
+    scope: DoctorScope | None = None
 
     @property
     def passed(self) -> bool:
@@ -102,10 +147,12 @@ class DoctorReport:
         return {str(s): sum(1 for c in self.checks if c.status is s) for s in Status}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: command, target, checked_at (ISO 8601 UTC), passed, counts, checks."""
+        """The JSON form: command, target, scope (`DoctorScope.to_dict`, null when unscoped),
+        checked_at (ISO 8601 UTC), passed, counts, checks."""
         return {
             "command": self.command,
             "target": self.target,
+            "scope": self.scope.to_dict() if self.scope else None,
             "checked_at": _iso(self.checked_at),
             "passed": self.passed,
             "counts": self.counts(),
@@ -127,56 +174,80 @@ def describe_target(target: Target) -> str:
 
 
 async def run_doctor(desired: DesiredState, target: Target, now: datetime | None,
-                     command: str = "plan", clock: Clock | None = None) -> DoctorReport:
-    """Open `target` and run every check for `command`.
+                     command: str = "plan", clock: Clock | None = None,
+                     scope: Scope | None = None) -> DoctorReport:
+    """Open `target` and run every check for `command`, on the groups in `scope` (None: all;
+    module docstring).
 
     `now` (UTC) is the pinned clock (`--now`); None means the clock a plan would use: the
     system clock for Graph, the tenant file's own clock for the emulator. The emulator keeps
     its file's clock either way, so a pinned clock far from the tenant's shows as skew. A
     credential or target that cannot be opened is the failed first check, not an exception
     (the report is then dated by `clock`, default the system clock). Raises `ValueError` for
-    an unknown command."""
+    an unknown command, `SelectError` for an `--only` glob that matches nothing."""
     if command not in COMMANDS:
         raise ValueError(f"command must be one of {COMMANDS}, not {command!r}")
+    scope = scope if scope is not None and not scope.whole else None
+    selected = select_only(desired, scope.only) if scope else desired
+    shard = scope.shard if scope else None
     name = describe_target(target)
     at = now
+    checked: DesiredState | None = selected if shard is None else None
     try:
         async with open_backend(target) as backend:
             at = now or backend.clock.now()
-            checks = await run_checks(desired, backend, command=command, target=target,
-                                      now=at)
+            checks, checked = await run_checks(selected, backend, command=command,
+                                               target=target, now=at, shard=shard)
     except CredentialConfigError as exc:
         checks = [Check("credential", Status.FAIL, f"cannot be built: {exc.problem}",
                         fix=exc.fix or "choose another --credential"), _not_run(AFTER_CREDENTIAL)]
     except TargetError as exc:
         checks = [Check("credential", Status.FAIL, f"target {name}: {exc}",
                         fix="check the tenant file (--emulator FILE)"), _not_run(AFTER_CREDENTIAL)]
-    return DoctorReport(command, name, at or (clock or SystemClock()).now(), tuple(checks))
+    recorded = None if scope is None else DoctorScope(
+        scope.only, shard, tuple(g.group for g in checked.groups) if checked else None,
+        len(desired.groups))
+    return DoctorReport(command, name, at or (clock or SystemClock()).now(), tuple(checks),
+                        recorded)
 
 
 async def run_checks(desired: DesiredState, backend: GraphBackend, *, command: str,
-                     target: Target, now: datetime) -> list[Check]:
+                     target: Target, now: datetime, shard: Shard | None = None
+                     ) -> tuple[list[Check], DesiredState | None]:
     """The checks in order (module docstring), against an open `backend`; `now` is the
-    injected clock's time (UTC). Stops after a failed credential or a failed Graph check
-    (nothing after them can be judged), with one `not run` line for the rest."""
+    injected clock's time (UTC); `shard` None checks every group of `desired`. Stops after a
+    failed credential or a failed Graph check (nothing after them can be judged), with one
+    `not run` line for the rest.
+
+    Returns `(checks, the desired state whose groups were checked)`: `desired` itself
+    without a shard; with one, its groups in the shard, or None when the groups could not
+    be resolved (nor so sharded)."""
     checks: list[Check] = []
+    mine: DesiredState | None = desired if shard is None else None
     roles, credential = await _credential(backend, target)
     checks.append(credential)
     if credential.status is Status.FAIL:
-        return [*checks, _not_run(AFTER_CREDENTIAL)]
+        return [*checks, _not_run(AFTER_CREDENTIAL)], mine
 
     ping = await backend.ping()
     graph = _graph(backend.base_url, ping)
     checks.append(graph)
     if graph.status is Status.FAIL:
-        return [*checks, _not_run(AFTER_GRAPH)]
+        return [*checks, _not_run(AFTER_GRAPH)], mine
     checks.append(_clock(now, ping.server_time))
 
+    group_refs = list(dict.fromkeys(g.group for g in desired.groups))
+    resolution: Resolution | None = None
     try:
-        resolution = await backend.resolve(list(dict.fromkeys(g.group for g in desired.groups)),
-                                           collect_principals(desired))
+        if shard is None:
+            resolution = await backend.resolve(group_refs, collect_principals(desired))
+        else:  # as `plan --shard`: every group, then the principals of the shard's groups
+            found = await backend.resolve(group_refs, [])
+            mine = shard_groups(desired, found.groups, shard)
+            principals = await backend.resolve([], collect_principals(mine))
+            resolution = Resolution(groups=found.groups, principals=principals.principals,
+                                    problems=found.problems + principals.problems)
     except GraphError as exc:
-        resolution = None
         checks.append(Check("group", Status.FAIL,
                             f"resolving the files' groups and principals failed: {exc}",
                             fix="see the error; run doctor again"))
@@ -185,10 +256,10 @@ async def run_checks(desired: DesiredState, backend: GraphBackend, *, command: s
     if ping.status == 403:
         checks[checks.index(graph)] = _graph_refused(backend.base_url, ping, permissions)
     checks.extend(permissions)
-    if resolution is not None:
-        checks.extend(await _groups(desired, backend, resolution))
-        checks.extend(_licences(desired, resolution))
-    return checks
+    if resolution is not None and mine is not None:
+        checks.extend(await _groups(mine, backend, resolution))
+        checks.extend(_licences(mine, resolution))
+    return checks, mine
 
 
 # --- 1. credential -----------------------------------------------------------------------

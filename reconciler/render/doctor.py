@@ -29,12 +29,14 @@ def check_line(check: Check) -> str:
 
 
 def summary_line(report: DoctorReport) -> str:
-    """`doctor: ready|NOT ready to COMMAND against TARGET: N checks passed, N warnings, N
-    failed` (`, N not run` when checks were skipped)."""
+    """`doctor: ready|NOT ready to COMMAND [SCOPE ]against TARGET: N checks passed, N
+    warnings, N failed` (`, N not run` when checks were skipped); SCOPE for a `--only` /
+    `--shard` run, e.g. `shard 1/2 (5 of 8 groups)`."""
     counts = report.counts()
     verdict = "ready" if report.passed else "NOT ready"
     skipped = f", {counts['skipped']} not run" if counts["skipped"] else ""
-    return (f"doctor: {verdict} to {report.command} against {report.target}: "
+    scope = f" {report.scope.describe()}" if report.scope else ""
+    return (f"doctor: {verdict} to {report.command}{scope} against {report.target}: "
             f"{plural(counts['ok'], 'check')} passed, {plural(counts['warning'], 'warning')}, "
             f"{counts['fail']} failed{skipped}")
 
