@@ -231,14 +231,15 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
         upn = values.required_text(raw, "userPrincipalName", where)
         uid = str(raw.get("id") or ids.derived_id("user", upn.lower()))
         plans = raw.get("assignedPlans")
-        if plans is not None and (not isinstance(plans, list)
-                                  or not all(isinstance(p, dict) for p in plans)):
-            raise ValueError(f"user {upn}: assignedPlans must be a list of mappings")
+        if plans is not None:
+            plans_where = f"{where}.assignedPlans"
+            values.mapping_list(plans, plans_where)
+            plans = values.served(plans, plans_where)
         tenant.users[uid] = User(
             uid, upn,
             values.text(raw.get("displayName"), f"{where}.displayName") or upn.split("@")[0],
             values.text(raw.get("mail"), f"{where}.mail"),
-            None if plans is None else values.served(plans, f"{where}.assignedPlans"),
+            plans,
         )
     for where, raw in values.mapping_list(data.get("groups"), "groups"):
         name = values.required_text(raw, "displayName", where)
@@ -265,9 +266,8 @@ def _load_into(tenant: Tenant, data: dict[str, Any]) -> None:
         policy = tenant.policy_for(gid, _access(raw.get("access")))
         rules = values.mapping(raw.get("rules"), f"{where}.rules")
         for rule_id, fields in rules.items():
-            rule_where = f"{where}.rules.{rule_id}"
-            fields = values.served(values.mapping(fields, rule_where), rule_where)
-            policy.overrides.setdefault(str(rule_id), {}).update(fields)
+            fields = values.served_mapping(fields, f"{where}.rules.{rule_id}")
+            policy.overrides.setdefault(str(rule_id), {}).update(fields or {})
     for index, (where, raw) in enumerate(values.mapping_list(data.get("schedules"), "schedules")):
         _load_schedule(tenant, raw, index, where, when, names)
     for where, raw in values.mapping_list(data.get("requests"), "requests"):
@@ -283,10 +283,7 @@ def _load_identity(tenant: Tenant, data: dict[str, Any], now: datetime) -> None:
     if data.get("tenant_id"):
         service.tenant_id = str(data["tenant_id"])
     service.domains = values.string_list(data.get("domains"), "domains")
-    raw = data.get("applications")
-    if raw is not None and not isinstance(raw, list):
-        raise ValueError("applications must be a list")
-    load_applications(service, raw or [], now)
+    load_applications(service, data.get("applications"), now)
 
 
 def _dump_identity(tenant: Tenant) -> dict[str, Any]:
@@ -322,6 +319,19 @@ def _schedule_id(given: object, gid: str, access: str, guid: str, where: str) ->
     return sid
 
 
+def _target(
+    tenant: Tenant, raw: dict[str, Any], where: str, what: str, names: dict[str, list[str]]
+) -> tuple[str, str, str]:
+    """(group id, principal id, kind) of a schedule or request entry (`what`), its required
+    `group`, `principal` and `kind`. Raises `ValueError` naming `where` for a missing key,
+    `{what} group|principal NAME matches N objects` for a name that is not one object."""
+    group = values.required(raw, "group", where)
+    principal = values.required(raw, "principal", where)
+    kind = _kind(values.required(raw, "kind", where))
+    gid = _one(tenant, group, f"{what} group", tenant.groups, names)
+    return gid, _one(tenant, principal, f"{what} principal", index=names), kind
+
+
 def _load_schedule(
     tenant: Tenant,
     raw: dict[str, Any],
@@ -330,12 +340,8 @@ def _load_schedule(
     when: Any,
     names: dict[str, list[str]],
 ) -> None:
-    gid = _one(tenant, values.required(raw, "group", where), "schedule group", tenant.groups,
-               names)
+    gid, pid, kind = _target(tenant, raw, where, "schedule", names)
     access = _access(raw.get("access"))
-    kind = _kind(values.required(raw, "kind", where))
-    pid = _one(tenant, values.required(raw, "principal", where), "schedule principal",
-               index=names)
     created = when(raw.get("created", raw.get("start"))) or when("PT0S")
     start = when(raw["start"]) if "start" in raw else created
     guid = ids.derived_id("schedule", f"{gid}:{access}:{kind}:{pid}:{index}")
@@ -370,14 +376,8 @@ def _load_request(
     now: datetime,
     names: dict[str, list[str]],
 ) -> None:
-    gid = _one(tenant, values.required(raw, "group", where), "request group", tenant.groups,
-               names)
-    pid = _one(tenant, values.required(raw, "principal", where), "request principal",
-               index=names)
-    kind = _kind(values.required(raw, "kind", where))
+    gid, pid, kind = _target(tenant, raw, where, "request", names)
     rid = str(raw.get("id") or ids.new_guid())
-    schedule_info = raw.get("scheduleInfo")
-    ticket_info = raw.get("ticketInfo")
     tenant.requests[rid] = ScheduleRequest(
         id=rid,
         kind=kind,
@@ -388,13 +388,9 @@ def _load_request(
         principal_id=pid,
         created=when(raw.get("created")) or now,
         completed=when(raw.get("completed")),
-        schedule_info=values.served(
-            values.mapping(schedule_info, f"{where}.scheduleInfo"), f"{where}.scheduleInfo")
-        if schedule_info is not None else None,
+        schedule_info=values.served_mapping(raw.get("scheduleInfo"), f"{where}.scheduleInfo"),
         justification=values.text(raw.get("justification"), f"{where}.justification"),
-        ticket_info=values.served(
-            values.mapping(ticket_info, f"{where}.ticketInfo"), f"{where}.ticketInfo")
-        if ticket_info is not None else None,
+        ticket_info=values.served_mapping(raw.get("ticketInfo"), f"{where}.ticketInfo"),
         target_schedule_id=values.text(raw.get("targetScheduleId"),
                                        f"{where}.targetScheduleId"),
     )

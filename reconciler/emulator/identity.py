@@ -516,33 +516,55 @@ class IdentityService:
         }
 
 
-def load_applications(service: IdentityService, raw: list[Any], now: datetime) -> None:
-    """Register the fixture's `applications:` entries. Raises `ValueError` naming the entry
-    (`applications[0]: missing appId`, `applications[0].passwordCredentials[1]: missing
-    secretText`; positions count from 0) for a missing key or a malformed value."""
+def load_applications(service: IdentityService, raw: Any, now: datetime) -> None:
+    """Register the fixture's `applications:` entries (`raw`: the list, or None). Raises
+    `ValueError` naming the entry (`applications[0]: missing appId`,
+    `applications[0].passwordCredentials[1]: missing secretText`,
+    `applications[0].keyCredentials[0].key is not a PEM certificate`; positions count from 0)
+    for a missing key or a malformed value."""
     for where, entry in values.mapping_list(raw, "applications"):
-        app_id = str(values.required(entry, "appId", where))
+        app_id = values.required_text(entry, "appId", where)
         app_secrets = []
         for cred_where, cred in values.mapping_list(entry.get("passwordCredentials"),
                                                     f"{where}.passwordCredentials"):
-            secret = str(values.required(cred, "secretText", cred_where))
+            secret = values.required_text(cred, "secretText", cred_where)
             end = cred.get("endDateTime")
-            app_secrets.append((secret, timefmt.resolve_fixture_time(end, now) if end else None))
+            try:
+                ends = timefmt.resolve_fixture_time(end, now) if end else None
+            except ValueError as exc:
+                raise ValueError(f"{cred_where}.endDateTime: {exc}") from None
+            app_secrets.append((secret, ends))
         federated = []
         for cred_where, cred in values.mapping_list(entry.get("federatedIdentityCredentials"),
                                                     f"{where}.federatedIdentityCredentials"):
-            issuer = str(values.required(cred, "issuer", cred_where))
-            subject = str(values.required(cred, "subject", cred_where))
+            issuer = values.required_text(cred, "issuer", cred_where)
+            subject = values.required_text(cred, "subject", cred_where)
             audiences = values.string_list(cred.get("audiences"), f"{cred_where}.audiences")
             federated.append(FederatedCredential(
-                str(cred.get("name") or subject), issuer, subject,
+                values.text(cred.get("name"), f"{cred_where}.name") or subject, issuer, subject,
                 audiences or ["api://AzureADTokenExchange"]))
-        certificates = [str(k["key"]) for k in entry.get("keyCredentials") or []
-                        if isinstance(k, dict) and k.get("key")]
+        certificates = []
+        for cred_where, cred in values.mapping_list(entry.get("keyCredentials"),
+                                                    f"{where}.keyCredentials"):
+            pem = values.text(cred.get("key"), f"{cred_where}.key")
+            if pem:  # an entry without `key` is skipped (docs/emulator.md)
+                certificates.append(_checked_certificate(pem, f"{cred_where}.key"))
         service.add_application(Application(
-            app_id, str(entry.get("displayName") or app_id), app_secrets, certificates,
-            federated, values.string_list(entry.get("grantedPermissions"),
-                                          f"{where}.grantedPermissions")))
+            app_id, values.text(entry.get("displayName"), f"{where}.displayName") or app_id,
+            app_secrets, certificates, federated,
+            values.string_list(entry.get("grantedPermissions"), f"{where}.grantedPermissions")))
+
+
+def _checked_certificate(pem: str, where: str) -> str:
+    """`pem` when it holds a PEM X.509 certificate (so a token request never meets a file
+    mistake); raises `ValueError` `"{where} is not a PEM certificate"` otherwise."""
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:  # UnicodeEncodeError included
+        raise ValueError(f"{where} is not a PEM certificate") from None
+    return pem
 
 
 def dump_applications(service: IdentityService) -> list[dict[str, Any]]:

@@ -104,3 +104,12 @@ def mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{where} must be a mapping, not {value!r}")
     return value
+
+
+def served_mapping(value: Any, where: str) -> dict[str, Any] | None:
+    """An optional mapping served as written: `None` stays `None`, else `mapping` then
+    `served`. Raises `ValueError` naming `where` for a value that is not a mapping or holds
+    what JSON cannot."""
+    if value is None:
+        return None
+    return served(mapping(value, where), where)

@@ -301,11 +301,40 @@ def test_a_well_shaped_schedule_id_loads_and_its_instance_is_listed() -> None:
      "policies[0].rules must be a mapping, not ['Expiration_Admin_Eligibility']"),
     (lambda d: d["requests"][0].update(scheduleInfo="P30D"),
      "requests[0].scheduleInfo must be a mapping, not 'P30D'"),
+    (lambda d: d["users"][0].update(assignedPlans="P2"),
+     "users[0].assignedPlans must be a list of mappings, not 'P2'"),
+    (lambda d: d["users"][0].update(assignedPlans=[{"servicePlanId": GUID}, "P2"]),
+     "users[0].assignedPlans[1] must be a mapping, not 'P2'"),
+    (lambda d: d.update(applications={"appId": APP}),
+     f"applications must be a list of mappings, not {{'appId': '{APP}'}}"),
+    (lambda d: d["applications"][0].update(keyCredentials=["-----BEGIN CERTIFICATE-----"]),
+     "applications[0].keyCredentials[0] must be a mapping, not '-----BEGIN CERTIFICATE-----'"),
 ])
 def test_a_list_or_mapping_key_given_the_wrong_type_is_refused(edit: Any, reason: str) -> None:
     data = base()
     edit(data)
     assert load_error(data) == reason
+
+
+@pytest.mark.parametrize(("key", "reason"), [
+    ("not a certificate", "applications[0].keyCredentials[0].key is not a PEM certificate"),
+    ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+     "applications[0].keyCredentials[0].key is not a PEM certificate"),
+])
+def test_a_certificate_key_that_is_no_pem_certificate_is_refused_at_load(
+    key: str, reason: str
+) -> None:
+    """Found when the file loads, not as a server error at the first certificate sign-in."""
+    data = base()
+    data["applications"][0]["keyCredentials"] = [{"key": key}]
+    assert load_error(data) == reason
+
+
+def test_a_bad_secret_end_names_the_credential() -> None:
+    data = base()
+    data["applications"][0]["passwordCredentials"][0]["endDateTime"] = "P1M"
+    assert load_error(data) == ("applications[0].passwordCredentials[0].endDateTime: bad "
+                                "relative time 'P1M': 'P1M' uses years, months or weeks")
 
 
 def test_granted_permissions_as_a_list_are_kept_whole() -> None:

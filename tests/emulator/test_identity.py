@@ -161,7 +161,9 @@ def test_batch_sub_requests_inherit_the_envelopes_token() -> None:
     tenant = _tenant(roles=["User.Read.All"])
     url = _eligible(tenant).removeprefix("/v1.0")
     batch = {"requests": [{"id": "1", "method": "GET", "url": url},
-                          {"id": "2", "method": "GET", "url": "/users/alex@contoso.example"}]}
+                          {"id": "2", "method": "GET", "url": "/users/alex@contoso.example",
+                           # a sub-request's own header does not replace the envelope's token
+                           "headers": {"Authorization": "Bearer not-a-token"}}]}
 
     async def go() -> tuple[dict[str, Any], dict[str, Any]]:
         async with raw_client(tenant) as client:
@@ -171,9 +173,18 @@ def test_batch_sub_requests_inherit_the_envelopes_token() -> None:
             anonymous = await client.post("/v1.0/$batch", json=batch)
             return signed.json(), anonymous.json()
 
+    verified: list[str] = []
+    verify = tenant.identity.verify
+
+    def counting(authorization: str) -> frozenset[str]:
+        verified.append(authorization)
+        return verify(authorization)
+
+    tenant.identity.verify = counting  # type: ignore[method-assign]
     signed, anonymous = run(go())
     assert {r["id"]: r["status"] for r in signed["responses"]} == {"1": 403, "2": 200}
     assert {r["id"]: r["status"] for r in anonymous["responses"]} == {"1": 200, "2": 200}
+    assert len(verified) == 1  # the envelope's token, checked once for both sub-requests
 
 
 def test_synthetic_app_without_applications() -> None:
