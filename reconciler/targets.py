@@ -60,8 +60,8 @@ class EmulatorCredential:
     `client_id` and `secret` posted to `{EMULATOR_AUTHORITY}/{tenant_id}/oauth2/v2.0/token`
     through `transport` (the emulator's ASGI transport). Caches the token until
     `REFRESH_BEFORE` its expiry on `clock` (the tenant's: a pinned clock only moves when the
-    run waits). `requests` counts token requests sent. Raises azure-core's
-    `ClientAuthenticationError` with Entra's error description when refused."""
+    run waits). Raises azure-core's `ClientAuthenticationError` with Entra's error
+    description when refused."""
 
     def __init__(self, transport: httpx.AsyncBaseTransport, tenant_id: str, client_id: str,
                  secret: str, clock: Clock) -> None:
@@ -72,7 +72,6 @@ class EmulatorCredential:
         self._clock = clock
         self._token: Any = None
         self._lock = asyncio.Lock()
-        self.requests = 0
 
     async def get_token(self, *scopes: str, **_kwargs: Any) -> Any:
         """An `azure.core.credentials.AccessToken` for `scopes` (the Graph scope)."""
@@ -84,7 +83,6 @@ class EmulatorCredential:
             if self._token is not None and now.timestamp() < (
                     self._token.expires_on - REFRESH_BEFORE.total_seconds()):
                 return self._token
-            self.requests += 1
             resp = await self._client.post(
                 self._path, data={**self._form, "scope": " ".join(scopes) or GRAPH_SCOPE})
             body = resp.json() if resp.content else {}
@@ -152,26 +150,19 @@ async def open_backend(target: Target, *, clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=create_app(tenant))
         credential = emulator_credential(tenant, transport)
         http = GraphHttp(EMULATOR_BASE, bearer_provider(credential), transport)
-    elif target.kind == "url":
-        if not target.graph_url:
+    elif target.kind in ("url", "graph"):
+        base_url = GRAPH_V1 if target.kind == "graph" else target.graph_url
+        if not base_url:
             raise ValueError("url target needs --graph-url")
         auth: Any = AnonymousAuthenticationProvider()
-        if target.credential != "default":
+        if target.kind == "graph" or target.credential != "default":
             from kiota_authentication_azure.azure_identity_authentication_provider import (
                 AzureIdentityAuthenticationProvider,
             )
 
             credential = build_credential(target.credential, target.tenant)
             auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE])
-        http = GraphHttp(target.graph_url, auth, httpx.AsyncHTTPTransport())
-    elif target.kind == "graph":
-        from kiota_authentication_azure.azure_identity_authentication_provider import (
-            AzureIdentityAuthenticationProvider,
-        )
-
-        credential = build_credential(target.credential, target.tenant)
-        auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE])
-        http = GraphHttp(GRAPH_V1, auth, httpx.AsyncHTTPTransport())
+        http = GraphHttp(base_url, auth, httpx.AsyncHTTPTransport())
     else:
         raise ValueError(f"unknown target kind {target.kind!r}")
 

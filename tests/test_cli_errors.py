@@ -63,6 +63,25 @@ def test_graph_url_without_http_scheme_is_refused_before_any_request(url: str) -
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize("url", ["http://graph.test.invalid/v1.0", "http://10.1.2.3:8765/v1.0"])
+def test_plain_http_to_another_host_with_a_credential_is_one_line(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """kiota refuses to send a token over plain http but to loopback: it was a traceback
+    (kiota_authentication_azure HTTPError: Only https is supported)."""
+    for name, value in {"AZURE_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                        "AZURE_CLIENT_ID": "00000000-0000-0000-0000-000000000001",
+                        "AZURE_CLIENT_SECRET": "not-a-secret",
+                        "AZURE_AUTHORITY_HOST": "https://127.0.0.1:9"}.items():
+        monkeypatch.setenv(name, value)
+    run = run_cli("plan", EXAMPLES, "--graph-url", url, "--credential", "client-secret")
+    assert run.exit_code == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"Error: Invalid value for --graph-url: {url!r} is plain http: a token is sent over "
+        "https only (plain http only to 127.0.0.1 or localhost); give an https:// URL, or the "
+        "default --credential for an anonymous emulator"), run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_a_url_httpx_cannot_send_to_is_not_retried() -> None:
     from reconciler.graph.errors import BAD_URL, CONNECT_ERROR, GraphError
 

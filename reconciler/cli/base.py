@@ -265,6 +265,17 @@ def make_target(
             raise click.BadParameter(
                 f"{graph_url!r} is not an http(s) URL; give Graph's base URL with its version, "
                 "e.g. http://127.0.0.1:8765/v1.0 for `emulator serve`", param_hint="--graph-url")
+        if credential != "default" and parts.scheme == "http":
+            from kiota_authentication_azure.azure_identity_access_token_provider import (
+                AzureIdentityAccessTokenProvider,
+            )
+
+            # kiota sends a token over plain http to loopback only (else: its HTTPError)
+            if parts.hostname not in AzureIdentityAccessTokenProvider.LOCALHOST_STRINGS:
+                raise click.BadParameter(
+                    f"{graph_url!r} is plain http: a token is sent over https only (plain http "
+                    "only to 127.0.0.1 or localhost); give an https:// URL, or the default "
+                    "--credential for an anonymous emulator", param_hint="--graph-url")
         return Target(
             kind="url",
             tenant=tenant or settings_tenant,  # for an explicit --credential

@@ -199,8 +199,9 @@ class GitHubOidcAssertion:
     `Authorization: bearer ACTIONS_ID_TOKEN_REQUEST_TOKEN`; the answer is `{"value": jwt}`.
     `transport` is injectable for tests; `verify` is True or a CA bundle path. Raises
     `CredentialConfigError` when the variables are missing (the workflow needs
-    `permissions: id-token: write`), and a call raises it when GitHub refuses the request
-    (azure-identity passes the callback's exception through `get_token` unchanged).
+    `permissions: id-token: write`), and a call raises it when the request cannot be made,
+    GitHub refuses it or answers without a token (azure-identity passes the callback's
+    exception through `get_token` unchanged).
     """
 
     def __init__(self, env: Mapping[str, str] | None = None,
@@ -224,17 +225,28 @@ class GitHubOidcAssertion:
         verify: Any = self._verify
         if isinstance(verify, str):  # a CA bundle path (httpx wants an SSL context for it)
             verify = ssl.create_default_context(cafile=verify)
-        with httpx.Client(transport=self._transport, timeout=30.0, verify=verify) as client:
-            # the URL already carries a query (api-version): merge, do not replace it
-            url = httpx.URL(self._url or "").copy_merge_params({"audience": GITHUB_AUDIENCE})
-            resp = client.get(url, headers={"Authorization": f"bearer {self._token}"})
+        try:
+            with httpx.Client(transport=self._transport, timeout=30.0, verify=verify) as client:
+                # the URL already carries a query (api-version): merge, do not replace it
+                url = httpx.URL(self._url or "").copy_merge_params({"audience": GITHUB_AUDIENCE})
+                resp = client.get(url, headers={"Authorization": f"bearer {self._token}"})
+        except httpx.HTTPError as exc:  # else the Graph transport would blame --graph-url
+            raise CredentialConfigError(
+                "the GitHub OIDC token request (ACTIONS_ID_TOKEN_REQUEST_URL) could not be "
+                f"made: {type(exc).__name__}: {(str(exc).strip() or 'no detail').splitlines()[0]}",
+                fix="check the network (proxy, firewall) to ACTIONS_ID_TOKEN_REQUEST_URL and, "
+                "behind a TLS-inspecting proxy, give its CA with SSL_CERT_FILE") from None
         if resp.status_code != 200:
             raise CredentialConfigError(
                 f"the GitHub OIDC token request (ACTIONS_ID_TOKEN_REQUEST_URL) failed with "
                 f"HTTP {resp.status_code}",
                 fix="use the ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN GitHub Actions set in this "
                 "very job (they are per job and expire with it); " + OIDC_JOB_FIX)
-        value = resp.json().get("value")
+        try:
+            body = resp.json()
+        except ValueError:  # not JSON: not GitHub's token endpoint
+            body = None
+        value = body.get("value") if isinstance(body, dict) else None
         if not value:
             raise CredentialConfigError(
                 "the GitHub OIDC token response (ACTIONS_ID_TOKEN_REQUEST_URL) has no value",

@@ -30,6 +30,12 @@ def _secrets(world: World) -> list[str]:
     return found
 
 
+def _signed_in(world: World, github: bool) -> None:
+    """The run did get a token (and a GitHub assertion): a leak check has tokens to look for."""
+    assert world.issued_tokens(), "no token was issued: the leak check would be vacuous"
+    assert bool(world.github.minted) == github
+
+
 def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items()
             if not k.startswith(("AZURE_", "ACTIONS_", "SSL_CERT", "REQUESTS_CA"))}
@@ -71,6 +77,7 @@ def test_verbose_text_plan_leaks_nothing(world: World, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2, run.stderr
     assert "PIM-Security-Readers" in run.stdout
+    _signed_in(world, github=False)
     for secret in _secrets(world):
         assert secret not in run.stdout and secret not in run.stderr
 
@@ -84,6 +91,7 @@ def test_debug_logging_in_process_leaks_nothing(world: World,
     assert result.exit_code == 2, result.stderr
     records = [r.getMessage() for r in caplog.records]
     assert any("oauth2/v2.0/token" in m for m in records)  # the token request was logged
+    _signed_in(world, github=True)
     everything = "\n".join([*records, caplog.text, result.stdout, result.stderr])
     for secret in _secrets(world):
         assert secret not in everything
@@ -130,3 +138,24 @@ def test_token_without_a_read_permission_gets_graphs_403(world: World) -> None:
                                "schedules of group ")
     assert "application permission PrivilegedAssignmentSchedule.Read.AzureADGroup" in lines[0]
     assert [e.client_id for e in world.tenant.identity.token_log] == [LIMITED_APP]
+
+
+def test_an_unreachable_github_oidc_endpoint_is_blamed_not_graph(world: World) -> None:
+    """The GitHub request runs inside the Graph request's sign-in: its httpx.ConnectError was
+    reported as `cannot connect to <--graph-url>` although Graph was up."""
+    from reconciler.emulator.server import free_port
+
+    gone = f"https://127.0.0.1:{free_port()}/_apis/pipelines/workflows/run/idtoken?api-version=2.0"
+    result = CliRunner().invoke(
+        cli, ["--now", NOW, "plan", EXAMPLES, "--graph-url", world.graph_url,
+              "--credential", "github-oidc"], env=world.env(ACTIONS_ID_TOKEN_REQUEST_URL=gone))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: the GitHub OIDC token request (ACTIONS_ID_TOKEN_REQUEST_URL) could not be made: "
+        "ConnectError: "), result.stderr
+    assert result.stderr.strip().endswith(
+        "; check the network (proxy, firewall) to ACTIONS_ID_TOKEN_REQUEST_URL and, behind a "
+        "TLS-inspecting proxy, give its CA with SSL_CERT_FILE")
+    assert len(result.stderr.strip().splitlines()) == 1 and world.graph_url not in result.stderr
+    assert world.tenant.identity.token_log == [] and world.github.hits == []
+    assert world.github.request_token not in result.stderr

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from azure.identity import aio
 
@@ -15,6 +16,8 @@ from reconciler.clock import SystemClock
 from reconciler.graph.auth import (
     GRAPH_SCOPE,
     AuthenticationFailed,
+    CredentialConfigError,
+    GitHubOidcAssertion,
     authority_options,
     build_credential,
     token_roles,
@@ -187,3 +190,31 @@ def test_authority_host_switches_instance_discovery_off_for_other_hosts() -> Non
         "authority": "https://login.microsoftonline.us"}
     assert authority_options({"AZURE_AUTHORITY_HOST": "https://127.0.0.1:8443"}) == {
         "authority": "https://127.0.0.1:8443", "disable_instance_discovery": True}
+
+
+@pytest.mark.parametrize(("answer", "problem"), [
+    (httpx.ConnectError("[Errno 111] Connection refused"),
+     "the GitHub OIDC token request (ACTIONS_ID_TOKEN_REQUEST_URL) could not be made: "
+     "ConnectError: [Errno 111] Connection refused"),
+    (httpx.Response(200, text="<html>sign in</html>"),
+     "the GitHub OIDC token response (ACTIONS_ID_TOKEN_REQUEST_URL) has no value"),
+    (httpx.Response(200, json=["not", "an", "object"]),
+     "the GitHub OIDC token response (ACTIONS_ID_TOKEN_REQUEST_URL) has no value"),
+], ids=["unreachable", "not-json", "json-list"])
+def test_github_oidc_failures_are_credential_errors(answer: object, problem: str) -> None:
+    """Neither an httpx error (the Graph transport would take it for its own) nor a JSON
+    decoding traceback leaves the callback."""
+    def handle(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        assert isinstance(answer, httpx.Response)
+        return answer
+
+    assertion = GitHubOidcAssertion(
+        {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://gh.test/idtoken?api-version=2.0",
+         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "req-token"}, transport=httpx.MockTransport(handle))
+    with pytest.raises(CredentialConfigError) as caught:
+        assertion()
+    assert caught.value.problem == problem
+    assert caught.value.fix and "ACTIONS_ID_TOKEN_REQUEST_URL" in caught.value.fix
+    assert "req-token" not in str(caught.value)
