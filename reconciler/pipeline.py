@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from reconciler.clock import Clock, FixedClock
 from reconciler.desired.model import DesiredState
-from reconciler.desired.select import Scope, Shard, select_only
+from reconciler.desired.select import Scope, select_only
 from reconciler.graph.backend import GraphBackend
 from reconciler.live.model import LiveGroup, LiveState, Resolution
 from reconciler.plan.access import AccessReport, build_report
@@ -28,6 +28,11 @@ from reconciler.plan.planner import collect_principals, plan
 from reconciler.plan.scope import PlanScope, scoped_problems, shard_groups
 from reconciler.problems import Problem
 from reconciler.targets import Target, open_backend
+
+
+def _single_ids(groups: Mapping[str, tuple[LiveGroup, ...]]) -> list[str]:
+    """The sorted ids of the groups that resolved to exactly one group: the ones read."""
+    return sorted({matches[0].id for matches in groups.values() if len(matches) == 1})
 
 
 async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Resolution, LiveState]:
@@ -53,8 +58,7 @@ async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Reso
         await asyncio.wait({groups_known, resolving}, return_when=asyncio.FIRST_COMPLETED)
         # the groups as soon as known; else resolution ended (or failed) first
         groups = groups_known.result() if groups_known.done() else (await resolving).groups
-        group_ids = sorted({matches[0].id for matches in groups.values() if len(matches) == 1})
-        live = await backend.read(group_ids, after=resolving)
+        live = await backend.read(_single_ids(groups), after=resolving)
         resolution = await resolving
     finally:
         if not resolving.done():
@@ -63,28 +67,32 @@ async def read_state(desired: DesiredState, backend: GraphBackend) -> tuple[Reso
     return resolution, live
 
 
-async def read_shard(
-    desired: DesiredState, backend: GraphBackend, shard: Shard | None
+async def read_scope(
+    desired: DesiredState, backend: GraphBackend, scope: Scope | None
 ) -> tuple[DesiredState, Resolution, LiveState]:
-    """`read_state` of one shard's groups: `(the shard's desired state, resolution, live)`.
+    """`read_state` of the groups in `scope` (None: all): `(the desired state in scope,
+    resolution, live)`.
 
-    Every declared group is resolved (one cheap round of lookups), then only the shard's
+    `--only` selects before anything is read (`select_only`). Without `--shard` this is
+    `read_state`; with one, every selected group is resolved first (one cheap round of
+    lookups: a shard's principals are known only once its groups are), then only the shard's
     groups are kept (`reconciler.plan.scope.shard_groups`): their schedules and policies are
     read while the principals of their entries (and the protected ones, and their policies'
-    approvers) resolve. `shard` None: `read_state` of everything. Raises `GraphError`.
+    approvers) resolve. Raises `SelectError` for an `--only` glob that matches nothing,
+    `GraphError`.
     """
-    if shard is None:
-        resolution, live = await read_state(desired, backend)
-        return desired, resolution, live
-    group_refs = list(dict.fromkeys(g.group for g in desired.groups))
-    found = await backend.resolve(group_refs, [])
-    mine = shard_groups(desired, found.groups, shard)
+    scope = scope or Scope()
+    selected = select_only(desired, scope.only)
+    if scope.shard is None:
+        resolution, live = await read_state(selected, backend)
+        return selected, resolution, live
+    found = await backend.resolve(list(dict.fromkeys(g.group for g in selected.groups)), [])
+    mine = shard_groups(selected, found.groups, scope.shard)
     refs = {g.group for g in mine.groups}
     groups = {ref: matches for ref, matches in found.groups.items() if ref in refs}
-    group_ids = sorted({matches[0].id for matches in groups.values() if len(matches) == 1})
     resolving = asyncio.ensure_future(backend.resolve([], collect_principals(mine)))
     try:
-        live = await backend.read(group_ids, after=resolving)
+        live = await backend.read(_single_ids(groups), after=resolving)
         principals = await resolving
     finally:
         if not resolving.done():
@@ -94,36 +102,24 @@ async def read_shard(
     return mine, resolution, live
 
 
-async def read_scope(
-    desired: DesiredState, backend: GraphBackend, scope: Scope | None
-) -> tuple[DesiredState, Resolution, LiveState]:
-    """`--only` (`select_only`), then `read_shard`: `(the desired state in scope, resolution,
-    live)`. Raises `SelectError` for an `--only` glob that matches nothing, `GraphError`."""
-    scope = scope or Scope()
-    return await read_shard(select_only(desired, scope.only), backend, scope.shard)
-
-
-def _recorded(the_plan: Plan, scope: Scope | None, desired: DesiredState,
-              mine: DesiredState) -> Plan:
-    """`the_plan` (of `mine`, the part of `desired` in `scope`) with its `PlanScope` when the
-    run was scoped; the drift and access reports carry the plan's."""
-    if scope is None or scope.whole:
-        return the_plan
-    return replace(the_plan, scope=PlanScope.of(scope, desired, mine))
-
-
 async def _plan_scope(
     desired: DesiredState,
     backend: GraphBackend,
     now: datetime,
-    allow_removals: int | None,
     scope: Scope | None,
-) -> tuple[DesiredState, Plan]:
+    allow_removals: int | None = None,
+) -> tuple[DesiredState, Resolution, LiveState, Plan]:
+    """`read_scope`, then the plan of the groups in scope at `now` (truncated to whole
+    seconds) with the shard's removal cap, carrying its `PlanScope` when the run was scoped
+    (the drift and access reports carry the plan's): `(desired in scope, resolution, live,
+    plan)`."""
     now = now.replace(microsecond=0)
     mine, resolution, live = await read_scope(desired, backend, scope)
     shard = scope.shard if scope else None
     the_plan = plan(mine, resolution, live, now, allow_removals=allow_removals, shard=shard)
-    return mine, _recorded(the_plan, scope, desired, mine)
+    if scope is not None and not scope.whole:
+        the_plan = replace(the_plan, scope=PlanScope.of(scope, desired, mine))
+    return mine, resolution, live, the_plan
 
 
 async def make_plan(
@@ -138,7 +134,7 @@ async def make_plan(
     seconds: fractions would only add noise to every end time a reviewer reads). `scope`
     (None: everything) narrows it to `--only` / `--shard` and is recorded in `Plan.scope`.
     Raises `SelectError` (an `--only` glob matching nothing) and `GraphError`."""
-    return (await _plan_scope(desired, backend, now, allow_removals, scope))[1]
+    return (await _plan_scope(desired, backend, now, scope, allow_removals))[3]
 
 
 def clock_for(now: datetime | None) -> Clock | None:
@@ -160,7 +156,8 @@ async def build_plan(
     files that declare no usable group, `scoped_problems`)."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now()
-        mine, the_plan = await _plan_scope(desired, backend, at, allow_removals, scope)
+        mine, _, _, the_plan = await _plan_scope(desired, backend, at, scope,
+                                                 allow_removals)
     config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)
@@ -176,9 +173,7 @@ async def build_drift(desired: DesiredState, config_problems: list[Problem], tar
     `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
-        mine, resolution, live = await read_scope(desired, backend, scope)
-    the_plan = _recorded(plan(mine, resolution, live, at, shard=scope.shard if scope else None),
-                         scope, desired, mine)
+        mine, resolution, live, the_plan = await _plan_scope(desired, backend, at, scope)
     report = classify(mine, resolution, live, the_plan, at, expiring_within)
     config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
@@ -197,9 +192,7 @@ async def build_access_report(desired: DesiredState, config_problems: list[Probl
     `SelectError`, `GraphError`."""
     async with open_backend(target, clock=clock_for(now)) as backend:
         at = backend.clock.now().replace(microsecond=0)
-        mine, resolution, live = await read_scope(desired, backend, scope)
-    the_plan = _recorded(plan(mine, resolution, live, at, shard=scope.shard if scope else None),
-                         scope, desired, mine)
+        mine, resolution, live, the_plan = await _plan_scope(desired, backend, at, scope)
     config_problems = scoped_problems(config_problems, desired, mine)
     if config_problems:
         the_plan = replace(the_plan, problems=tuple(config_problems) + the_plan.problems)

@@ -96,14 +96,14 @@ def moved(saved: Snapshot, fresh: Snapshot, *, limit: int = 8) -> list[str]:
 
     before, after = saved.get("groups") or {}, fresh.get("groups") or {}
     names = {**(saved.get("names") or {}), **(fresh.get("names") or {})}
-    diff = DeepDiff(before, after, view="tree", ignore_order=True)
+    # threshold_to_diff_deeper=0: always diff key by key; by default DeepDiff (>= 8) reports
+    # a whole mapping changed when under a third of its keys are shared (a shard's snapshot
+    # against a whole plan's), and the line would name no group, row or rule
+    diff = DeepDiff(before, after, view="tree", ignore_order=True, threshold_to_diff_deeper=0)
     touched: dict[tuple[str, ...], None] = {}
     for levels in diff.values():
         for level in levels:
             path = [str(p) for p in level.path(output_format="list")]
-            if not path:  # nothing in common: the root replaced; name every group read
-                touched.update(dict.fromkeys((g,) for g in sorted({*before, *after})))
-                continue
             touched[tuple(path[:3] if len(path) > 1 and path[1] == "schedules"
                           else path[:4])] = None
     lines = [_line(where, before, after, names) for where in sorted(touched)]

@@ -115,7 +115,7 @@ def render_markdown(plan: Plan, *, title: str = "PIM plan") -> str:
             "Flags: " + ", ".join(f"{_FLAG_LABELS[f]} × {n}" for f, n in sorted(flagged.items()))
         )
         head.append("")
-    if plan.summary()["deferred"]:
+    if s["deferred"]:
         head += [f"⏳ {DEFERRED_NOTE[0].upper()}{DEFERRED_NOTE[1:]}.", ""]
     valid = f"; valid until {format_shown_instant(plan.valid_until)}" if plan.valid_until else ""
     head += [

@@ -214,3 +214,31 @@ def test_an_apply_that_writes_shows_the_warnings_it_went_ahead_with(tmp_path: Pa
     assert run.stderr.splitlines()[0].startswith(
         "examples/assignments/groups/network-ops.yaml:8: warning: license_missing: "
         "jonas.berg@contoso.example is made eligible in 'PIM-Network-Ops'")
+
+
+def test_what_moved_names_groups_and_rows_when_little_is_shared() -> None:
+    """DeepDiff reports a whole mapping changed when under a third of its keys are shared
+    (its default threshold); what moved still names each group and row, and a group read by
+    both plans is not "read for the first time"."""
+    from reconciler.live.snapshot import moved
+
+    def snap(groups: dict[str, Any]) -> dict[str, Any]:
+        return {"groups": groups, "names": {"u1": "ana", "u2": "bo", "u4": "cy"}}
+
+    def group(*rows: tuple[str, str]) -> dict[str, Any]:
+        return {"schedules": {f"member eligible {p} direct": {"end": end} for p, end in rows},
+                "policies": {}}
+
+    kept = group(("u1", "2027-01-01T00:00:00Z"))
+    shard = snap({"g1": kept, "g2": group()})
+    whole = snap({"g1": kept, "g3": group(), "g4": group(), "g5": group()})
+    assert moved(shard, whole) == ["g2: no longer read", "g3: read for the first time",
+                                   "g4: read for the first time", "g5: read for the first time"]
+    # one row of four shared: each row named, not "g1: schedules changed"
+    before = snap({"g1": group(("u1", "2027-01-01T00:00:00Z"), ("u2", "2027-01-01T00:00:00Z"),
+                               ("u3", "2027-01-01T00:00:00Z"))})
+    after = snap({"g1": group(("u1", "2027-01-01T00:00:00Z"), ("u4", "2027-02-01T00:00:00Z"))})
+    assert moved(before, after) == [
+        "g1: member eligible bo direct removed live (was until 2027-01-01T00:00:00Z)",
+        "g1: member eligible u3 direct removed live (was until 2027-01-01T00:00:00Z)",
+        "g1: member eligible cy direct added live (until 2027-02-01T00:00:00Z)"]
