@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -210,13 +210,15 @@ while Graph throttles, see `reconciler.graph.batch`); `read_deadline_s`
             status: int | None = 200
         except GraphError as exc:
             error, status = exc, exc.status
-        dates = option.response_headers.get("date")
         server_time = None
-        for value in dates:
+        for value in option.response_headers.get("date"):
             try:
-                server_time = parsedate_to_datetime(value)
+                parsed = parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 continue
+            # `-0000` parses naive (RFC 5322: UTC, zone unknown); any other zone to UTC
+            server_time = (parsed.replace(tzinfo=UTC) if parsed.tzinfo is None
+                           else parsed.astimezone(UTC))
             break
         return Ping(status, server_time, error)
 

@@ -1,7 +1,7 @@
 """Application permissions the commands need (graph-pim-reference.md section 5).
 
-`REQUIRED` is the one table per command (`doctor` checks it); the write helpers below it
-serve `apply`'s own guard.
+`REQUIRED` is the one table per command (`doctor` checks it); the write helpers after it
+serve `apply`'s own guard, from the same table.
 
 Eligibility requests need `PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup`, assignment
 requests `PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup`; the broad legacy
@@ -24,20 +24,6 @@ WRITE_PERMISSION = {
 
 POLICY_WRITE = "RoleManagementPolicy.ReadWrite.AzureADGroup"
 """Rule updates of a group's role management policies (reference 4.5, DOC-PolUpdate-beta)."""
-
-
-def missing_policy_permission(granted: frozenset[str] | None) -> list[str]:
-    """`[POLICY_WRITE]` when `granted` is known and lacks it, else `[]`."""
-    return [] if granted is None or POLICY_WRITE in granted else [POLICY_WRITE]
-
-
-def missing_write_permissions(granted: frozenset[str] | None, kinds: Iterable[Kind]) -> list[str]:
-    """Names of the write permissions `granted` lacks for changes of `kinds` (sorted; empty
-    when all present, when `granted` holds the broad permission, or when `granted` is None,
-    i.e. unknown)."""
-    if granted is None or BROAD_WRITE in granted:
-        return []
-    return sorted({WRITE_PERMISSION[Kind(k)] for k in kinds} - set(granted))
 
 
 # --- what each command needs (the one table; graph-pim-reference.md section 5) ---------------
@@ -127,3 +113,23 @@ def missing_permissions(granted: frozenset[str], needed: Iterable[Requirement]
     """The requirements of `needed` that `granted` (token roles) satisfies neither with the
     permission itself nor with one that covers it."""
     return [r for r in needed if not r.granted(granted)]
+
+
+def _missing_writes(granted: frozenset[str] | None, when: set[str]) -> list[str]:
+    """Names of the `_WRITE` permissions for the conditions `when` that `granted` lacks
+    (sorted; empty when `granted` is None, i.e. unknown)."""
+    if granted is None:
+        return []
+    return sorted(r.permission for r in missing_permissions(granted, _WRITE) if r.when in when)
+
+
+def missing_policy_permission(granted: frozenset[str] | None) -> list[str]:
+    """`[POLICY_WRITE]` when `granted` is known and lacks it, else `[]`."""
+    return _missing_writes(granted, {"policies"})
+
+
+def missing_write_permissions(granted: frozenset[str] | None, kinds: Iterable[Kind]) -> list[str]:
+    """Names of the write permissions `granted` lacks for changes of `kinds` (sorted; empty
+    when all present, when `granted` holds one that covers them, e.g. the broad
+    `BROAD_WRITE`, or when `granted` is None, i.e. unknown)."""
+    return _missing_writes(granted, {str(Kind(k)) for k in kinds})

@@ -31,13 +31,13 @@ Time is injected (`now`); the backend is the only door to the tenant. Nothing he
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from reconciler.clock import Clock, SystemClock
-from reconciler.desired.model import DesiredState, Kind, PrincipalType
+from reconciler.desired.model import DesiredGroup, DesiredState, Kind, PrincipalType
 from reconciler.desired.select import Scope, Shard, select_only
 from reconciler.graph.auth import AuthenticationFailed, CredentialConfigError
 from reconciler.graph.backend import GraphBackend, Ping, Probe
@@ -85,8 +85,8 @@ class Check:
     line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "status": str(self.status), "message": self.message,
-                "fix": self.fix, "subject": self.subject, "file": self.file, "line": self.line}
+        """Every field by name, `status` as its string (as `Problem.to_dict`)."""
+        return {**asdict(self), "status": str(self.status)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,14 +277,13 @@ async def _credential(backend: GraphBackend, target: Target
     except CredentialConfigError as exc:  # e.g. GitHub refused the OIDC token request
         return None, Check("credential", Status.FAIL, f"no token: {exc.problem}",
                            fix=exc.fix or "choose another --credential")
+    # no claims (anonymous, or a token that is no JWT): the roles are unknown; asking
+    # `backend.granted_permissions()` would only fetch the same token again to say so
     roles: frozenset[str] | None = None
+    who = ""
     if claims is not None:
         raw = claims.get("roles")
         roles = frozenset(str(r) for r in raw) if isinstance(raw, list) else frozenset()
-    else:
-        roles = await backend.granted_permissions()
-    who = ""
-    if claims is not None:
         app = claims.get("appid") or claims.get("azp") or "?"
         who = f" for app {app} in tenant {claims.get('tid') or '?'}"
     roles_text = (f"; token roles: {', '.join(sorted(roles))}" if roles
@@ -496,12 +495,17 @@ def _group_ids(desired: DesiredState, resolution: Resolution | None) -> list[str
     return list(dict.fromkeys(ids))
 
 
+def _about(group: DesiredGroup) -> dict[str, Any]:
+    """The `subject`, `file` and `line` of a check about the declared `group`."""
+    return {"subject": group.group, "file": group.location.file, "line": group.location.line}
+
+
 async def _groups(desired: DesiredState, backend: GraphBackend,
                   resolution: Resolution) -> list[Check]:
     checks: list[Check] = []
-    manageable: dict[str, tuple[str, str, int | None]] = {}  # id -> (name, file, line)
+    manageable: dict[str, DesiredGroup] = {}  # live id -> the declaring group
     for group in desired.groups:
-        loc = {"subject": group.group, "file": group.location.file, "line": group.location.line}
+        loc = _about(group)
         if group.group not in resolution.groups:
             checks.append(Check("group", Status.FAIL,
                                 f"'{group.group}': the lookup was refused",
@@ -531,16 +535,16 @@ async def _groups(desired: DesiredState, backend: GraphBackend,
                                 fix="PIM for Groups manages cloud-only groups with assigned "
                                 "membership: use such a group, or remove this file", **loc))
             continue
-        manageable[live.id] = (group.group, group.location.file, group.location.line)
+        manageable[live.id] = group
     try:
         counts = await backend.policy_counts(list(manageable))
     except GraphError as exc:
         return checks + [Check("group", Status.WARNING,
-                               f"'{name}': onboarding to PIM not checked ({exc})",
-                               subject=name, file=file, line=line)
-                         for name, file, line in manageable.values()]
-    for gid, (name, file, line) in manageable.items():
-        loc = {"subject": name, "file": file, "line": line}
+                               f"'{group.group}': onboarding to PIM not checked ({exc})",
+                               **_about(group))
+                         for group in manageable.values()]
+    for gid, group in manageable.items():
+        name, loc = group.group, _about(group)
         probe = counts.get(gid)
         if probe is not None and probe.error is not None:
             checks.append(Check("group", Status.WARNING,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from reconciler.desired.model import Location
 from reconciler.preflight.checks import Check, DoctorReport, Status
 from reconciler.render.common import plural
 
@@ -13,9 +14,8 @@ MARKS = {Status.OK: "✓", Status.WARNING: "!", Status.FAIL: "✗", Status.SKIPP
 
 
 def _where(check: Check) -> str:
-    if check.file and check.line:
-        return f" ({check.file}:{check.line})"
-    return f" ({check.file})" if check.file else ""
+    """` (file:line)`, ` (file)`, or nothing for a check with no declaring file."""
+    return f" ({Location(check.file, check.line)})" if check.file else ""
 
 
 def check_line(check: Check) -> str:
