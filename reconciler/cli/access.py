@@ -7,7 +7,6 @@ Registered on the command group as `report`.
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import nullcontext
 from datetime import timedelta
@@ -34,6 +33,7 @@ from reconciler.cli.base import (
 from reconciler.pipeline import build_access_report
 from reconciler.render.access import render_access_json, render_access_markdown
 from reconciler.render.access_html import render_access_html
+from reconciler.render.output import append_job_summary
 
 
 @cli.command("report")
@@ -91,9 +91,6 @@ def report_command(obj: Context, directory: str, emulator_file: str | None,
                    f"principals, {counts['expiring']} expiring soon, {counts['drifted']} "
                    f"drifted, {counts['pending']} pending, {counts['unmanaged']} unmanaged"
                    + (f" (scope: {report.scope.describe()})" if report.scope else ""))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown + "\n")
+    append_job_summary(markdown + "\n")
     sys.exit(EXIT_ERROR if report.counts()["errors"] else EXIT_OK)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from reconciler.cli.base import (
     writable_file,
 )
 from reconciler.plan.changes import PlanFileError, load_plan_file
-from reconciler.render.output import emit_plan
+from reconciler.render.output import append_job_summary, emit_plan
 from reconciler.render.text import print_problems
 
 
@@ -160,8 +159,5 @@ def apply(
         if shown:
             print_problems(stderr(), shown)
         render_report_text(report, stdout())
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_report_markdown(report))
+    append_job_summary(render_report_markdown(report))
     sys.exit(report.exit_code())

@@ -3,7 +3,6 @@ before a plan or an apply; the checks live in `reconciler.preflight.checks`."""
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -23,6 +22,7 @@ from reconciler.cli.base import (
 )
 from reconciler.preflight.checks import run_doctor
 from reconciler.render.doctor import render_json, render_markdown, render_text
+from reconciler.render.output import append_job_summary
 
 
 @cli.command()
@@ -55,8 +55,5 @@ def doctor(obj: Context, directory: str, emulator_file: str | None, graph_url: s
         click.echo(render_markdown(report))
     else:
         click.echo(render_text(report))
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(report) + "\n")
+    append_job_summary(render_markdown(report) + "\n")
     sys.exit(report.exit_code())

@@ -6,7 +6,6 @@ Registered on the command group as `drift` and `export`.
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +37,7 @@ from reconciler.render.drift import (
     render_drift_markdown,
     render_drift_text,
 )
+from reconciler.render.output import append_job_summary
 from reconciler.render.text import print_problems
 from reconciler.targets import open_backend
 
@@ -79,10 +79,7 @@ def drift_command(obj: Context, directory: str, emulator_file: str | None,
         click.echo(render_drift_markdown(report))
     else:
         render_drift_text(report, stdout())
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_drift_markdown(report) + "\n")
+    append_job_summary(render_drift_markdown(report) + "\n")
     sys.exit(report.exit_code())
 
 

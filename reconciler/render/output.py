@@ -29,7 +29,13 @@ def emit_plan(plan: Plan, fmt: str, out: str | None, *, title: str = "PIM plan")
         click.echo(render_markdown(plan, title=title))
     else:
         render_plan(plan, Console(highlight=False, soft_wrap=True))
+    append_job_summary(render_markdown(plan, title=title) + "\n")
+
+
+def append_job_summary(markdown: str) -> None:
+    """Append `markdown` as it is to `$GITHUB_STEP_SUMMARY` (the GitHub Actions job summary)
+    when that is set; nothing otherwise."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render_markdown(plan, title=title) + "\n")
+            handle.write(markdown)
