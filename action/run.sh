@@ -10,7 +10,9 @@
 #                    action's repository; output bin (the venv's bin folder)
 #   run.sh doctor    `pim-reconciler doctor DIR --for plan|apply`: the preflight
 #   run.sh matrix    for the reusable workflows: PIM_TENANTS (JSON list of names, each a folder
-#                    tenants/<name>/) x PIM_SHARDS (N) -> outputs matrix and directories (JSON)
+#                    tenants/<name>/) x PIM_SHARDS (N) -> outputs matrix and directories (JSON);
+#                    PIM_READER_CLIENT_ID / PIM_WRITER_CLIENT_ID, when JSON objects, must name
+#                    every tenant
 #   run.sh run       the command; markdown and JSON into out-dir, the markdown to the job
 #                    summary, outputs exit-code, changes, deferred, markdown-file, plan-file
 #
@@ -92,6 +94,8 @@ common_args() {
   return 0
 }
 
+# What doctor and run share: cd to the working directory, sign-in id, a clean import path, TOOL,
+# OUT, EXTRA (read_extra) and COMMON (common_args).
 enter_workspace() {
   if [ -n "${PIM_WORKING_DIRECTORY:-}" ]; then cd "$PIM_WORKING_DIRECTORY"; fi
   if [ -n "${PIM_CLIENT_ID:-}" ]; then export AZURE_CLIENT_ID="$PIM_CLIENT_ID"; fi
@@ -103,6 +107,8 @@ enter_workspace() {
   [ -x "$TOOL" ] || die "pim-reconciler is not installed in $PIM_BIN"
   OUT="${PIM_OUT:?PIM_OUT (the out-dir output of the prepare step) is not set}"
   mkdir -p "$OUT"
+  read_extra
+  common_args
 }
 
 # Run the tool with its markdown into $1 and its messages into $2; sets CODE. The tool's own
@@ -201,9 +207,7 @@ cmd_install() {
 
 cmd_doctor() {
   enter_workspace
-  read_extra
   target_extra
-  common_args
   local command="${PIM_COMMAND:?}"
   if ! "$TOOL" doctor --help >/dev/null 2>&1; then
     echo "::notice title=pim-reconciler doctor::this version has no doctor command; preflight skipped"
@@ -268,8 +272,6 @@ print("true" if json.load(open(sys.argv[1], encoding="utf-8"))["summary"]["defer
 
 cmd_run() {
   enter_workspace
-  read_extra
-  common_args
   local command="${PIM_COMMAND:?}" md="$OUT/$PIM_COMMAND.md" log="$OUT/$PIM_COMMAND.log"
   local changes=false deferred=false ok="0"
   case "$command" in
@@ -348,12 +350,31 @@ try:
 except ValueError:
     names = None
 if not (isinstance(names, list) and names and all(
-        isinstance(n, str) and (n == "" and not raw or re.fullmatch(r"[A-Za-z0-9._-]+", n))
+        isinstance(n, str) and (n == "" and not raw or re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", n))
         for n in names)) or len(set(names)) != len(names):
     die(f'tenants must be a JSON list of distinct folder names under tenants/, e.g. ["contoso"] (got {raw!r})')
 if not re.fullmatch(r"[0-9]+", shards) or not 1 <= int(shards) <= 64:
     die(f"shards must be a whole number from 1 to 64 (got {shards!r})")
 n = int(shards)
+# A JSON object of client ids must name every tenant: the workflows' expression would fall back
+# to the whole JSON text as the client id of a tenant it lacks.
+for name in ("reader-client-id", "writer-client-id"):
+    ids = os.environ.get("PIM_" + name.upper().replace("-", "_"), "")
+    if not ids.lstrip().startswith("{"):
+        continue
+    if not ids.startswith("{"):  # the expression tests startsWith(..., '{')
+        die(f"{name}: a JSON object of client ids must start with {{, not with a space")
+    try:
+        ids = json.loads(ids)
+    except ValueError as e:
+        die(f"{name} starts with {{ but is not JSON: {e}")
+    if not isinstance(ids, dict):
+        die(f"{name} must be a client id or a JSON object {{\"<tenant>\": \"<client id>\"}}")
+    if not raw:
+        die(f"{name} is a JSON object of client ids per tenant, but tenants is not set")
+    missing = [t for t in names if not (isinstance(ids.get(t), str) and ids[t].strip())]
+    if missing:
+        die(f"{name} has no client id for tenant(s) {', '.join(missing)} (keys: {sorted(ids)})")
 dirs = [{"tenant": t, "directory": f"tenants/{t}" if t else os.environ["PIM_DIRECTORY"]}
         for t in names]
 cells = [{**d, "shard": f"{i}/{n}" if n > 1 else ""} for d in dirs for i in range(1, n + 1)]

@@ -6,7 +6,9 @@ run: their pins and resolved `with:` are checked. setup-python's interpreter is 
 records the venv and pip calls and links the real pim-reconciler of this checkout into the venv,
 so the install step itself runs. The target is the emulator (`--emulator`), never a network.
 Also: action.yml against the actions schema, every workflow against the workflows schema
-(check-jsonschema's bundled schemas, offline)."""
+(check-jsonschema's bundled schemas, offline); the reusable workflows' matrix step; the
+github-script bodies of the sticky comment and the drift issue in Node; docs/ci.md's tables
+against the declared inputs and outputs."""
 
 from __future__ import annotations
 
@@ -174,10 +176,6 @@ def run_action(tmp: Path, inputs: dict[str, str], *, event: str = "pull_request"
     return run
 
 
-def has_doctor() -> bool:
-    return subprocess.run([str(TOOL), "doctor", "--help"], capture_output=True).returncode == 0
-
-
 # --- the runs ------------------------------------------------------------------------------
 
 def test_plan_on_a_pull_request_against_the_emulator(tmp_path: Path) -> None:
@@ -191,12 +189,11 @@ def test_plan_on_a_pull_request_against_the_emulator(tmp_path: Path) -> None:
                            f"pip install --no-input --quiet {ROOT}", "version from git"]
     assert run.outputs["install"]["bin"] == str(venv / "bin")
 
-    doctor = run.outcomes["doctor"]
-    if has_doctor():  # part B's preflight: passes on the example tenant
-        assert doctor == "success", run.logs["doctor"]
-        assert (Path(run.outputs["prepare"]["out-dir"]) / "doctor.md").read_text() in run.summary
-    else:
-        assert doctor == "success" and "no doctor command" in run.logs["doctor"]
+    # The preflight passes on the example tenant and its report goes to the summary.
+    assert run.outcomes["doctor"] == "success", run.logs["doctor"]
+    doctor_md = (Path(run.outputs["prepare"]["out-dir"]) / "doctor.md").read_text()
+    assert doctor_md.strip() and doctor_md in run.summary
+    assert "no doctor command" not in run.logs["doctor"]
 
     assert run.outcomes["run"] == "success", run.logs["run"]  # exit 2 is not a failure
     out = Path(run.action_outputs["output-dir"])
@@ -263,8 +260,12 @@ def test_apply_against_a_copy_of_the_emulator_tenant(tmp_path: Path) -> None:
     assert run.outcomes["run"] == "success", run.logs["run"]
     out = Path(run.action_outputs["output-dir"])
     audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
-    assert audit  # changes were sent
+    outcomes = [entry["outcome"] for entry in audit]
+    assert set(outcomes) == {"applied", "deferred"} and outcomes.count("deferred") == 1
     assert run.action_outputs["changes"] == "true"
+    # The summary's count line agrees with the audit log, line for line.
+    assert (f"Apply: {outcomes.count('applied')} applied, 1 deferred, 0 failed"
+            in run.summary)
     # One change of the example tenant is held back by PIM's five-minute rule: exit 3.
     assert run.action_outputs["exit-code"] == "3"
     assert run.action_outputs["deferred"] == "true"
@@ -407,8 +408,7 @@ def test_every_uses_of_the_action_is_pinned_by_sha_with_its_version() -> None:
     assert all(PINNED.match(ref) for ref, _ in pins), pins
     # the same pins as the workflows use (one version of each action in the repository)
     workflows = "".join(p.read_text() for p in OUR_WORKFLOWS)
-    assert all(f"{ref} # {version}" in workflows for ref, version in pins
-               if not ref.startswith("actions/github-script") or "github-script" in workflows)
+    assert all(f"{ref} # {version}" in workflows for ref, version in pins), pins
 
 
 def test_no_template_expansion_inside_a_run_script() -> None:
@@ -546,3 +546,202 @@ def test_doctor_checks_the_same_shard_and_groups_as_the_command(tmp_path: Path) 
         "--shard 2/2 --only groups/\\* --emulator examples/tenant.yaml"]
     assert "--shard 2/2 --only groups/\\*" in shown["run"][0]
     assert run.outcomes["doctor"] == "success", run.logs["doctor"]
+
+
+# --- the reusable workflows' matrix step (run.sh matrix) -----------------------------------
+
+def run_matrix(tmp: Path, workflow: str, inputs: dict[str, str]) -> tuple[int, dict, str]:
+    """Run the `matrix` step of a reusable workflow with its `env:` resolved from the given
+    `workflow_call` inputs (the rest at their defaults): exit code, outputs, stderr."""
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text(encoding="utf-8"))
+    declared = doc[True]["workflow_call"]["inputs"]
+    assert set(inputs) <= set(declared), set(inputs) - set(declared)
+    values = {k: str(v.get("default", "")) for k, v in declared.items()} | inputs
+    step = next(s for s in doc["jobs"]["matrix"]["steps"] if s.get("id") == "matrix")
+    (tmp / ".pim-reconciler-action").symlink_to(ROOT)
+    out = tmp / "matrix.out"
+    out.write_text("")
+    env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(out)}
+    env |= {k: substitute(v, lambda p: values[p.removeprefix("inputs.")])
+            for k, v in step["env"].items()}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp, env=env,
+                          capture_output=True, text=True, timeout=30)
+    outputs = {k: json.loads(v) for k, v in
+               (line.split("=", 1) for line in out.read_text().splitlines())}
+    return done.returncode, outputs, done.stderr
+
+
+@pytest.mark.parametrize("workflow", ["pim-plan.yml", "pim-apply.yml", "pim-drift.yml"])
+def test_the_matrix_is_one_cell_by_default(tmp_path: Path, workflow: str) -> None:
+    ids = {"reader-client-id": "r-id", "writer-client-id": "w-id"}
+    if workflow != "pim-apply.yml":
+        del ids["writer-client-id"]
+    code, outputs, err = run_matrix(tmp_path, workflow, ids)
+    assert code == 0, err
+    assert outputs["matrix"] == {"include": [{"tenant": "", "directory": "assignments",
+                                              "shard": ""}]}
+    if workflow == "pim-plan.yml":
+        assert outputs["directories"] == {"include": [{"tenant": "",
+                                                       "directory": "assignments"}]}
+
+
+def test_the_matrix_is_tenants_times_shards(tmp_path: Path) -> None:
+    code, outputs, err = run_matrix(tmp_path, "pim-apply.yml", {
+        "tenants": '["contoso", "fabrikam"]', "shards": "2",
+        "reader-client-id": '{"contoso": "r1", "fabrikam": "r2"}',
+        "writer-client-id": '{"contoso": "w1", "fabrikam": "w2"}'})
+    assert code == 0, err
+    assert outputs["matrix"]["include"] == [
+        {"tenant": t, "directory": f"tenants/{t}", "shard": s}
+        for t in ("contoso", "fabrikam") for s in ("1/2", "2/2")]
+    assert outputs["directories"]["include"] == [
+        {"tenant": t, "directory": f"tenants/{t}"} for t in ("contoso", "fabrikam")]
+
+
+@pytest.mark.parametrize(("inputs", "error"), [
+    ({"tenants": '["contoso","fabrikam"]', "writer-client-id": '{"contoso": "w1"}'},
+     "writer-client-id has no client id for tenant(s) fabrikam (keys: ['contoso'])"),
+    ({"writer-client-id": '{"contoso": "w1"}'},
+     "writer-client-id is a JSON object of client ids per tenant, but tenants is not set"),
+    ({"tenants": '["contoso"]', "reader-client-id": '{"contoso": "r1",}'},
+     "reader-client-id starts with { but is not JSON: "),
+    ({"tenants": '["contoso"]', "reader-client-id": ' {"contoso": "r1"}'},
+     "reader-client-id: a JSON object of client ids must start with {, not with a space"),
+    ({"tenants": "contoso"},
+     "tenants must be a JSON list of distinct folder names under tenants/"),
+    ({"tenants": '["../x"]'},
+     "tenants must be a JSON list of distinct folder names under tenants/"),
+    ({"tenants": '[".."]'},  # tenants/.. would be the repository root
+     "tenants must be a JSON list of distinct folder names under tenants/"),
+    ({"tenants": '["contoso","contoso"]'},
+     "tenants must be a JSON list of distinct folder names under tenants/"),
+    ({"shards": "0"}, "shards must be a whole number from 1 to 64 (got '0')"),
+])
+def test_a_bad_matrix_input_is_one_error_line(tmp_path: Path, inputs: dict[str, str],
+                                              error: str) -> None:
+    """A client-id object without a tenant would have fallen back to the whole JSON text as
+    that tenant's client id, failing later at sign-in with no word about the input."""
+    code, outputs, err = run_matrix(tmp_path, "pim-apply.yml", {
+        "reader-client-id": "r-id", "writer-client-id": "w-id", **inputs})
+    assert code == 1 and outputs == {}
+    [line] = err.splitlines()
+    assert line.startswith(f"::error title=pim-reconciler matrix::{error}"), line
+
+
+# --- docs/ci.md against action.yml and the reusable workflows ------------------------------
+
+DOCS = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+
+
+def _documented(section: str) -> set[str]:
+    """The backquoted names in the first column of the tables under a docs/ci.md heading."""
+    text = DOCS.split(section, 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    rows = [line.split("|")[1] for line in text.splitlines() if line.startswith("| `")]
+    return {name for cell in rows for name in re.findall(r"`([\w-]+)`", cell)}
+
+
+def test_docs_list_every_input_and_output_of_the_action() -> None:
+    documented = _documented("### The action in your own workflow")
+    assert documented == set(ACTION["inputs"]) | set(ACTION["outputs"])
+
+
+def test_docs_list_every_input_of_the_reusable_workflows() -> None:
+    declared = set()
+    for name in ("pim-plan.yml", "pim-apply.yml", "pim-drift.yml"):
+        doc = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8"))
+        declared |= set(doc[True]["workflow_call"]["inputs"])
+    assert _documented("### Inputs of the reusable workflows") == declared
+
+
+# --- the drift issue step of pim-drift.yml -------------------------------------------------
+
+DRIFT_WHERE = "assignments 1/2"
+DRIFT_MARK = f"<!-- pim-reconciler-drift-issue: {DRIFT_WHERE} -->"
+
+
+def run_drift_issue_script(tmp: Path, issues: list[dict[str, Any]], *, changes: bool,
+                           label_status: int | None = None) -> list[list[Any]]:
+    """Run the drift issue step's github-script body in Node with a recording stand-in for
+    `github`; the calls it made, in order. label_status: createLabel fails with that status."""
+    if NODE is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node is required in CI (.ci/run installs nodejs)")
+        pytest.skip("node is not installed")
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / "pim-drift.yml").read_text(
+        encoding="utf-8"))
+    step = next(s for s in doc["jobs"]["drift"]["steps"]
+                if s.get("name") == "Open, update or close the drift issue")
+    assert step["env"]["DRIFT_FILE"] == "${{ steps.drift.outputs.markdown-file }}"
+    assert step["env"]["DRIFT_CHANGES"] == "${{ steps.drift.outputs.changes }}"
+    drift = tmp / "drift.md"
+    drift.write_text("<!-- pim-reconciler-drift -->\n## PIM drift report\n")
+    harness = tmp / "drift-harness.js"
+    harness.write_text(f"""
+const calls = [];
+const issues = {json.dumps(issues)};
+const labelStatus = {json.dumps(label_status)};
+const github = {{
+  paginate: async (fn, args) => {{ calls.push(['list', args.state, args.labels]); return issues; }},
+  rest: {{ issues: {{
+    listForRepo: 'listForRepo',
+    update: async (a) => {{ calls.push(['update', a.issue_number, a.body || a.state]); }},
+    createLabel: async (a) => {{
+      calls.push(['label', a.name]);
+      if (labelStatus) {{ const e = new Error('label'); e.status = labelStatus; throw e; }} }},
+    create: async (a) => {{
+      calls.push(['create', a.title, a.labels, a.body]); return {{ data: {{ number: 9 }} }}; }},
+    createComment: async (a) => {{ calls.push(['comment', a.issue_number, a.body]); }},
+  }} }},
+}};
+const context = {{ repo: {{ owner: 'contoso', repo: 'access' }}, serverUrl: 'https://github.com',
+                   runId: 4242 }};
+const core = {{ notice: () => {{}} }};
+(async () => {{
+{step["with"]["script"]}
+}})().then(() => console.log(JSON.stringify(calls)),
+           (e) => {{ console.error('FAILED ' + e.message); process.exit(1); }});
+""")
+    env = {**os.environ, "DRIFT_FILE": str(drift), "DRIFT_CHANGES": str(changes).lower(),
+           "DRIFT_WHERE": DRIFT_WHERE + " "}  # `${{ directory }} ${{ shard }}`, shard maybe empty
+    done = subprocess.run([NODE, str(harness)], env=env, capture_output=True, text=True,
+                          timeout=30)
+    if done.returncode:
+        return [["failed", done.stderr.strip()]]
+    return json.loads(done.stdout)
+
+
+RUN_LINK = "<sub>[workflow run](https://github.com/contoso/access/actions/runs/4242)</sub>\n"
+DRIFT_BODY = f"{DRIFT_MARK}\n<!-- pim-reconciler-drift -->\n## PIM drift report\n\n{RUN_LINK}"
+OTHERS = [{"number": 1, "body": f"{DRIFT_MARK}\nfrom a PR", "pull_request": {}},
+          {"number": 2, "body": "<!-- pim-reconciler-drift-issue: assignments 2/2 -->\nx"}]
+
+
+def test_drift_opens_a_labelled_issue_when_there_is_none(tmp_path: Path) -> None:
+    calls = run_drift_issue_script(tmp_path, OTHERS, changes=True)
+    assert calls == [["list", "open", "pim-drift"], ["label", "pim-drift"],
+                     ["create", f"PIM drift in {DRIFT_WHERE}: live state departs from the files",
+                      ["pim-drift"], DRIFT_BODY]]
+
+
+def test_drift_updates_the_issue_of_its_own_directory_and_shard(tmp_path: Path) -> None:
+    issues = [*OTHERS, {"number": 3, "body": f"{DRIFT_MARK}\nold report"}]
+    calls = run_drift_issue_script(tmp_path, issues, changes=True)
+    assert calls == [["list", "open", "pim-drift"], ["update", 3, DRIFT_BODY]]
+
+
+def test_no_drift_closes_the_issue_with_a_comment(tmp_path: Path) -> None:
+    issues = [*OTHERS, {"number": 3, "body": f"{DRIFT_MARK}\nold report"}]
+    calls = run_drift_issue_script(tmp_path, issues, changes=False)
+    assert calls == [["list", "open", "pim-drift"],
+                     ["comment", 3, "No drift any more ([workflow run](https://github.com/"
+                                    "contoso/access/actions/runs/4242)). Closing."],
+                     ["update", 3, "closed"]]
+    assert run_drift_issue_script(tmp_path, OTHERS, changes=False) == [
+        ["list", "open", "pim-drift"]]
+
+
+def test_an_existing_label_is_no_error_but_another_failure_is(tmp_path: Path) -> None:
+    calls = run_drift_issue_script(tmp_path, [], changes=True, label_status=422)
+    assert [c[0] for c in calls] == ["list", "label", "create"]
+    assert run_drift_issue_script(tmp_path, [], changes=True, label_status=403) == [
+        ["failed", "FAILED label"]]

@@ -1,6 +1,6 @@
 """The GitHub workflows: valid against check-jsonschema's bundled GitHub workflow schema
-(offline), and the properties the issue asks for (permissions, fork guard, concurrency,
-markers shared with the renderers)."""
+(offline), and the properties the issue asks for (permissions, fork guard, concurrency, the
+comment and issue wiring)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from reconciler.render.drift import ISSUE_MARKER
-from reconciler.render.markdown import COMMENT_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -75,9 +72,13 @@ def test_plan_workflow_guards_forks_and_comments_once():
     assert "reader-client-id" in step["with"]["client-id"]
     text = (ROOT / ".github" / "workflows" / "pim-plan.yml").read_text(encoding="utf-8")
     assert "azure/login" not in text
-    # the comment (action.yml, action/run.sh) carries the plan's own marker after its key
-    assert COMMENT_MARKER.startswith("<!-- pim-reconciler-plan")
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    # the sticky comment (action.yml): plan on a pull request, the prepare step's file and marker
+    comment = next(s for s in action["runs"]["steps"] if s.get("id") == "comment")
+    assert "inputs.command == 'plan'" in comment["if"]
+    assert "github.event_name == 'pull_request'" in comment["if"]
+    assert comment["env"]["COMMENT_FILE"] == "${{ steps.prepare.outputs.comment-file }}"
+    assert comment["env"]["COMMENT_MARKER"] == "${{ steps.prepare.outputs.comment-marker }}"
     assert action["inputs"]["credential"]["default"] == "github-oidc"
 
 
@@ -107,7 +108,7 @@ def test_drift_workflow_manages_one_labelled_issue():
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
     text = (ROOT / ".github" / "workflows" / "pim-drift.yml").read_text(encoding="utf-8")
     assert "<!-- pim-reconciler-drift-issue: ${where} -->" in text and "'pim-drift'" in text
-    assert ISSUE_MARKER.startswith("<!-- pim-reconciler-drift")
+    # the issue step's calls: tests/test_action.py runs its script in Node
 
 
 def test_drift_workflow_uploads_the_access_report_and_links_it():
